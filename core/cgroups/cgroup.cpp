@@ -1,0 +1,333 @@
+// A container's cgroup across the hierarchies of a v1, v2 or hybrid host.
+#include "core/cgroups/cgroup.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "core/cgroups/controller.hpp"
+#include "core/sys/error.hpp"
+#include "core/sys/file.hpp"
+
+namespace kiln::cgroups {
+namespace {
+
+// "/a//b/./c" -> "/a/b/c"; refuses "..", which could leave the hierarchy.
+std::string clean(const std::string& path, const std::string& field) {
+    std::string out;
+    std::istringstream in(path);
+    std::string part;
+    while (std::getline(in, part, '/')) {
+        if (part.empty() || part == ".") continue;
+        if (part == "..") invalid(field + ": must not contain \"..\": " + path);
+        out += "/" + part;
+    }
+    return out;
+}
+
+std::string parent_of(const std::string& path) {
+    auto slash = path.find_last_of('/');
+    return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+
+// The controller table: which spec resources go to which controller, under which v1 and v2
+// names. The devices controller of v2 is a BPF program on any cgroup2 directory.
+struct ControllerEntry {
+    const char* v1;
+    const char* v2;  // "": v1 only
+    bool v2_any_dir;  // v2 needs no controller: a BPF program attaches to any cgroup2 directory
+    const char* field;
+    bool (*requested)(const oci::Resources&);
+    void (*apply)(const Target&, const oci::Resources&);
+};
+
+const ControllerEntry kControllers[] = {
+    {"cpuset", "cpuset", false, "linux.resources.cpu.cpus", cpuset::requested, cpuset::apply},
+    {"cpu", "cpu", false, "linux.resources.cpu", cpu::requested, cpu::apply},
+    {"memory", "memory", false, "linux.resources.memory", memory::requested, memory::apply},
+    {"pids", "pids", false, "linux.resources.pids", pids::requested, pids::apply},
+    {"blkio", "io", false, "linux.resources.blockIO", blkio::requested, blkio::apply},
+    {"hugetlb", "hugetlb", false, "linux.resources.hugepageLimits", hugetlb::requested, hugetlb::apply},
+    {"devices", "", true, "linux.resources.devices", devices::requested, devices::apply},
+    {"net_cls", "", false, "linux.resources.network.classID", net_cls::requested, net_cls::apply},
+    {"net_prio", "", false, "linux.resources.network.priorities", net_prio::requested, net_prio::apply},
+    {"rdma", "rdma", false, "linux.resources.rdma", rdma::requested, rdma::apply},
+};
+
+std::vector<pid_t> read_pids(const std::string& file) {
+    std::vector<pid_t> out;
+    auto text = read_file_if_exists(file);
+    if (!text) return out;
+    std::istringstream in(*text);
+    pid_t pid;
+    while (in >> pid) out.push_back(pid);
+    return out;
+}
+
+}  // namespace
+
+Cgroup::Cgroup(Layout layout, const std::string& cgroups_path, const std::string& self_proc_cgroup)
+    : layout_(std::move(layout)) {
+    std::string field = "linux.cgroupsPath";
+    bool absolute = !cgroups_path.empty() && cgroups_path[0] == '/';
+    std::string rel = clean(cgroups_path, field);
+    if (rel.empty()) invalid(field + ": must name a cgroup below the root, got \"" + cgroups_path + "\"");
+    auto self = parse_proc_cgroup(self_proc_cgroup);
+    for (size_t i = 0; i < layout_.hierarchies.size(); ++i) {
+        const Hierarchy& h = layout_.hierarchies[i];
+        std::string base;
+        if (!absolute) {
+            // Our own cgroup in this hierarchy, seen from the mount's root.
+            std::string key = h.version == Version::v2 ? "" : h.proc_key;
+            for (const auto& [k, p] : self)
+                if (k == key) base = p;
+            if (h.root != "/" && base.rfind(h.root, 0) == 0) base = base.substr(h.root.size());
+            base = clean(base, field);
+        }
+        std::string r = base + rel;
+        dirs_.push_back({i, h.mount_point + r, r});
+    }
+}
+
+Cgroup Cgroup::from_paths(Layout layout, const std::vector<std::string>& paths) {
+    Cgroup cg;
+    cg.layout_ = std::move(layout);
+    for (const auto& p : paths) {
+        for (size_t i = 0; i < cg.layout_.hierarchies.size(); ++i) {
+            const std::string& mp = cg.layout_.hierarchies[i].mount_point;
+            if (p.size() > mp.size() && p.compare(0, mp.size(), mp) == 0 && p[mp.size()] == '/') {
+                cg.dirs_.push_back({i, p, p.substr(mp.size())});
+                break;
+            }
+        }
+    }
+    return cg;
+}
+
+std::vector<std::string> Cgroup::paths() const {
+    std::vector<std::string> out;
+    for (const auto& d : dirs_) out.push_back(d.path);
+    return out;
+}
+
+const Cgroup::Dir* Cgroup::dir_for(const Hierarchy* h) const {
+    for (const auto& d : dirs_)
+        if (&layout_.hierarchies[d.hierarchy] == h) return &d;
+    return nullptr;
+}
+
+void Cgroup::create() {
+    std::vector<std::string> made;
+    try {
+        for (const auto& d : dirs_) {
+            const Hierarchy& h = layout_.hierarchies[d.hierarchy];
+            // Walk down from the mount point so each level we make can be prepared and undone.
+            std::string cur = h.mount_point;
+            std::istringstream in(d.rel);
+            std::string part;
+            while (std::getline(in, part, '/')) {
+                if (part.empty()) continue;
+                std::string parent = cur;
+                cur += "/" + part;
+                if (::mkdir(cur.c_str(), 0755) < 0) {
+                    if (errno == EEXIST) continue;
+                    throw_sys("mkdir", cur);
+                }
+                made.push_back(cur);
+                if (h.version == Version::v1 && h.has("cpuset")) cpuset::init_v1(parent, cur);
+            }
+        }
+    } catch (...) {
+        for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
+        throw;
+    }
+}
+
+void Cgroup::enable_v2_controller(const Dir& dir, const std::string& controller) {
+    // Each ancestor of the container's cgroup must delegate the controller to its children.
+    const Hierarchy& h = layout_.hierarchies[dir.hierarchy];
+    std::string cur = h.mount_point;
+    std::istringstream in(dir.rel);
+    std::string part;
+    std::vector<std::string> levels = {cur};
+    while (std::getline(in, part, '/'))
+        if (!part.empty()) levels.push_back(cur += "/" + part);
+    levels.pop_back();
+    for (const auto& level : levels) {
+        std::string file = level + "/cgroup.subtree_control";
+        std::string enabled = read_file(file);
+        std::istringstream words(enabled);
+        std::string w;
+        bool on = false;
+        while (words >> w) on = on || w == controller;
+        if (on) continue;
+        try {
+            write_existing(file, "+" + controller);
+        } catch (const SysError& e) {
+            throw Error(Errc::failed_precondition,
+                        "cannot delegate the " + controller + " controller: " + std::string(e.what()));
+        }
+    }
+}
+
+void Cgroup::apply(const oci::Resources& r) {
+    for (const auto& c : kControllers) {
+        if (!c.requested(r)) continue;
+        const Hierarchy* h = layout_.find(c.v1, c.v2);
+        if (!h && c.v2_any_dir) h = layout_.unified();
+        const Dir* d = h ? dir_for(h) : nullptr;
+        if (!d) unsupported(c.field, std::string("the ") + c.v1 + " controller is not available on this host");
+        if (h->version == Version::v2 && *c.v2) enable_v2_controller(*d, c.v2);
+        c.apply(Target{h->version, d->path}, r);
+    }
+    if (unified::requested(r)) {
+        const Hierarchy* u = layout_.unified();
+        const Dir* d = u ? dir_for(u) : nullptr;
+        if (!d) unsupported("linux.resources.unified", "this host has no cgroup v2 hierarchy");
+        for (const auto& [key, value] : r.unified) {
+            std::string controller = key.substr(0, key.find('.'));
+            if (u->has(controller)) enable_v2_controller(*d, controller);
+        }
+        unified::apply(Target{Version::v2, d->path}, r);
+    }
+}
+
+void Cgroup::add_process(pid_t pid) {
+    std::string value = std::to_string(pid);
+    for (const auto& d : dirs_) write_existing(d.path + "/cgroup.procs", value);
+}
+
+void Cgroup::freeze() {
+    const Hierarchy* h = layout_.find("freezer", "");
+    if (const Dir* d = h ? dir_for(h) : nullptr) {
+        write_existing(d->path + "/freezer.state", "FROZEN");
+        // FREEZING until every task has stopped.
+        for (int i = 0; i < 1000; ++i) {
+            std::string state = read_file(d->path + "/freezer.state");
+            if (state.rfind("FROZEN", 0) == 0) return;
+            if (i % 10 == 9) write_existing(d->path + "/freezer.state", "FROZEN");
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        throw Error(Errc::internal, "timed out freezing " + d->path);
+    }
+    const Dir* d = layout_.unified() ? dir_for(layout_.unified()) : nullptr;
+    if (!d) precondition("pausing needs the freezer controller, which this host lacks");
+    write_existing(d->path + "/cgroup.freeze", "1");
+    for (int i = 0; i < 1000; ++i) {
+        if (frozen()) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    throw Error(Errc::internal, "timed out freezing " + d->path);
+}
+
+void Cgroup::thaw() {
+    const Hierarchy* h = layout_.find("freezer", "");
+    if (const Dir* d = h ? dir_for(h) : nullptr) {
+        write_existing(d->path + "/freezer.state", "THAWED");
+        return;
+    }
+    const Dir* d = layout_.unified() ? dir_for(layout_.unified()) : nullptr;
+    if (!d) precondition("resuming needs the freezer controller, which this host lacks");
+    write_existing(d->path + "/cgroup.freeze", "0");
+}
+
+bool Cgroup::frozen() const {
+    const Hierarchy* h = layout_.find("freezer", "");
+    if (const Dir* d = h ? dir_for(h) : nullptr) {
+        auto state = read_file_if_exists(d->path + "/freezer.state");
+        return state && state->rfind("FROZEN", 0) == 0;
+    }
+    const Dir* d = layout_.unified() ? dir_for(layout_.unified()) : nullptr;
+    if (!d) return false;
+    auto events = read_file_if_exists(d->path + "/cgroup.events");
+    return events && events->find("frozen 1") != std::string::npos;
+}
+
+std::vector<pid_t> Cgroup::pids() const {
+    // Any hierarchy holds every process; v2 and the pids controller are the usual ones.
+    const Hierarchy* h = layout_.unified();
+    if (!h) h = layout_.find("pids");
+    const Dir* d = h ? dir_for(h) : nullptr;
+    if (!d && !dirs_.empty()) d = &dirs_.front();
+    if (!d) return {};
+    return read_pids(d->path + "/cgroup.procs");
+}
+
+void Cgroup::signal_all(int sig) {
+    const Dir* u = layout_.unified() ? dir_for(layout_.unified()) : nullptr;
+    if (sig == SIGKILL && u && path_exists(u->path + "/cgroup.kill")) {
+        write_existing(u->path + "/cgroup.kill", "1");
+        return;
+    }
+    bool can_freeze = layout_.find("freezer", "") || u;
+    bool was_frozen = can_freeze && frozen();
+    if (can_freeze && !was_frozen) freeze();
+    for (pid_t pid : pids()) ::kill(pid, sig);
+    if (can_freeze && !was_frozen) thaw();
+}
+
+void Cgroup::destroy() {
+    for (const auto& d : dirs_) {
+        for (int attempt = 0;; ++attempt) {
+            if (::rmdir(d.path.c_str()) == 0 || errno == ENOENT) break;
+            // Tasks that just exited stay accounted for a moment.
+            if (errno != EBUSY || attempt >= 200) throw_sys("rmdir", d.path);
+            std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 10));
+        }
+    }
+}
+
+void Cgroup::destroy_parent_if_empty(const std::string& parent) {
+    for (const auto& h : layout_.hierarchies) {
+        std::string p = h.mount_point + clean(parent, "parent");
+        ::rmdir(p.c_str());  // fails with EBUSY while other containers live there, as intended
+    }
+}
+
+Stats Cgroup::stats() const {
+    Stats s;
+    auto number = [](const std::string& file) -> std::optional<uint64_t> {
+        auto text = read_file_if_exists(file);
+        if (!text || text->empty()) return std::nullopt;
+        if (text->rfind("max", 0) == 0) return std::nullopt;
+        return std::stoull(*text);
+    };
+    if (const Hierarchy* h = layout_.find("cpuacct", "cpu")) {
+        const Dir* d = dir_for(h);
+        if (d && h->version == Version::v1) {
+            s.cpu_usage_ns = number(d->path + "/cpuacct.usage").value_or(0);
+        } else if (d) {
+            auto text = read_file_if_exists(d->path + "/cpu.stat");
+            std::istringstream in(text.value_or(""));
+            std::string key;
+            uint64_t v;
+            while (in >> key >> v)
+                if (key == "usage_usec") s.cpu_usage_ns = v * 1000;
+        }
+    }
+    if (const Hierarchy* h = layout_.find("memory")) {
+        if (const Dir* d = dir_for(h)) {
+            bool v1 = h->version == Version::v1;
+            s.memory_usage = number(d->path + (v1 ? "/memory.usage_in_bytes" : "/memory.current")).value_or(0);
+            s.memory_limit = number(d->path + (v1 ? "/memory.limit_in_bytes" : "/memory.max"));
+            // v1 reports "no limit" as a page-rounded LONG_MAX.
+            if (v1 && s.memory_limit && *s.memory_limit >= (1ULL << 62)) s.memory_limit.reset();
+        }
+    }
+    if (const Hierarchy* h = layout_.find("pids")) {
+        if (const Dir* d = dir_for(h)) {
+            s.pids_current = number(d->path + "/pids.current").value_or(0);
+            s.pids_limit = number(d->path + "/pids.max");
+        }
+    }
+    return s;
+}
+
+}  // namespace kiln::cgroups

@@ -1,0 +1,72 @@
+// One container's cgroup: a directory in every hierarchy of the host's layout (v1, v2 or
+// hybrid), its limits, its processes, freezing, and removal.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cgroups/layout.hpp"
+#include "core/oci/spec.hpp"
+
+namespace kiln::cgroups {
+
+struct Stats {
+    uint64_t cpu_usage_ns = 0;
+    uint64_t memory_usage = 0;
+    std::optional<uint64_t> memory_limit;
+    uint64_t pids_current = 0;
+    std::optional<uint64_t> pids_limit;
+};
+
+class Cgroup {
+public:
+    // Resolves linux.cgroupsPath: an absolute path is taken within each hierarchy's root, a
+    // relative one below the caller's own cgroup, given as the text of /proc/self/cgroup.
+    Cgroup(Layout layout, const std::string& cgroups_path, const std::string& self_proc_cgroup);
+    // The directories a state record saved (paths()).
+    static Cgroup from_paths(Layout layout, const std::vector<std::string>& paths);
+
+    // mkdir in every hierarchy. On failure, what it made is removed again.
+    void create();
+    // Writes the limits of `resources`. Errors name the spec field, the file and errno; a
+    // controller the host lacks is an error only when `resources` asks for it.
+    void apply(const oci::Resources& resources);
+    // Moves `pid` into the cgroup in every hierarchy.
+    void add_process(pid_t pid);
+
+    void freeze();
+    void thaw();
+    bool frozen() const;
+
+    std::vector<pid_t> pids() const;
+    // Signals every process of the cgroup; frozen meanwhile so none forks away.
+    void signal_all(int sig);
+    // Removes every directory; retries briefly while exiting tasks are still accounted.
+    void destroy();
+    // Also removes `parent` (a path within each hierarchy, e.g. "/kiln-runtime") when empty.
+    void destroy_parent_if_empty(const std::string& parent);
+
+    Stats stats() const;
+
+    std::vector<std::string> paths() const;
+    const Layout& layout() const { return layout_; }
+
+private:
+    struct Dir {
+        size_t hierarchy;  // index into layout_.hierarchies
+        std::string path;
+        std::string rel;   // path below the hierarchy's mount point, starting with '/'
+    };
+
+    Cgroup() = default;
+    const Dir* dir_for(const Hierarchy* h) const;
+    void enable_v2_controller(const Dir& dir, const std::string& controller);
+
+    Layout layout_;
+    std::vector<Dir> dirs_;
+};
+
+}  // namespace kiln::cgroups

@@ -1,0 +1,15 @@
+// pids: the number of tasks a container may hold (pids.max in v1 and v2).
+#include <string>
+
+#include "core/cgroups/controller.hpp"
+
+namespace kiln::cgroups::pids {
+
+bool requested(const oci::Resources& r) { return r.pids.has_value(); }
+
+void apply(const Target& t, const oci::Resources& r) {
+    int64_t limit = r.pids->limit;
+    t.write("pids.max", limit <= 0 ? "max" : std::to_string(limit), "linux.resources.pids.limit");
+}
+
+}  // namespace kiln::cgroups::pids

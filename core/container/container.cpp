@@ -1,0 +1,535 @@
+// Container lifecycle over the state store, the cgroup drivers and the launcher.
+#include "core/container/container.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "core/container/hooks.hpp"
+#include "core/container/launch.hpp"
+#include "core/container/namespaces.hpp"
+#include "core/container/plan.hpp"
+#include "core/sys/error.hpp"
+#include "core/sys/file.hpp"
+#include "core/sys/log.hpp"
+#include "core/sys/mountinfo.hpp"
+#include "core/sys/proc.hpp"
+#include "core/sys/socket.hpp"
+#include "core/sys/syscalls.hpp"
+
+namespace kiln::container {
+namespace {
+
+const char* kDefaultCgroupParent = "/kiln-runtime";
+
+std::string now_rfc3339() {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char buf[64];
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
+    return buf;
+}
+
+std::string absolute_bundle(const std::string& bundle) {
+    std::string b = bundle.empty() ? "." : bundle;
+    char* real = ::realpath(b.c_str(), nullptr);
+    if (!real) {
+        int err = errno;
+        throw Error(err == ENOENT ? Errc::not_found : Errc::invalid_argument,
+                    "bundle " + b + ": " + std::strerror(err));
+    }
+    std::string out = real;
+    free(real);
+    struct stat st;
+    if (::stat(out.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) invalid("bundle " + out + " is not a directory");
+    return out;
+}
+
+std::string state_json(const std::string& id, const std::string& status, pid_t pid, const std::string& bundle,
+                       const std::map<std::string, std::string>& annotations) {
+    oci::State s{oci::kSpecVersion, id, status, pid, bundle, annotations};
+    return oci::to_json(s).dump();
+}
+
+// The rules runc adds after the spec's, so that the devices every container gets stay usable.
+void add_default_device_rules(oci::Spec& spec) {
+    if (!spec.linux->resources || spec.linux->resources->devices.empty()) return;
+    auto& rules = spec.linux->resources->devices;
+    auto allow = [&](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor) {
+        rules.push_back({true, type, major, minor, "rwm"});
+    };
+    allow("c", 1, 3);     // null
+    allow("c", 1, 5);     // zero
+    allow("c", 1, 7);     // full
+    allow("c", 1, 8);     // random
+    allow("c", 1, 9);     // urandom
+    allow("c", 5, 0);     // tty
+    allow("c", 5, 1);     // console
+    allow("c", 5, 2);     // ptmx
+    allow("c", 136, {});  // pts
+    for (const auto& d : spec.linux->devices)
+        if (d.type != "p") allow(d.type == "u" ? "c" : d.type.c_str(), d.major, d.minor);
+}
+
+std::vector<CgroupSubMount> cgroup_submounts(const cgroups::Layout& layout, const cgroups::Cgroup& cg) {
+    std::vector<CgroupSubMount> out;
+    auto paths = cg.paths();
+    for (size_t i = 0; i < layout.hierarchies.size(); ++i) {
+        const auto& h = layout.hierarchies[i];
+        CgroupSubMount m;
+        m.host_dir = i < paths.size() ? paths[i] : "";
+        if (h.version == cgroups::Version::v2) {
+            m.name = "unified";
+            m.fstype = "cgroup2";
+        } else {
+            m.fstype = "cgroup";
+            m.options = h.proc_key;
+            if (!h.name.empty()) {
+                m.name = h.name;
+            } else {
+                for (size_t k = 0; k < h.controllers.size(); ++k) m.name += (k ? "," : "") + h.controllers[k];
+                if (h.controllers.size() > 1) m.links = h.controllers;
+            }
+        }
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+// pivot_root refuses a new root whose parent mount is shared: with shared propagation
+// requested, that mount is made private first (in the container's mount namespace).
+std::string mount_holding(const std::string& path) {
+    std::string best;
+    for (const auto& m : read_mountinfo()) {
+        const std::string& mp = m.mount_point;
+        bool under = path == mp || mp == "/" || (path.rfind(mp, 0) == 0 && path.size() > mp.size() && path[mp.size()] == '/');
+        if (under && mp.size() >= best.size()) best = mp;
+    }
+    return best;
+}
+
+void send_to_listener(const std::string& path, const std::string& metadata, Fd fd, const std::string& state_json,
+                      pid_t pid) {
+    // containerProcessState of the runtime spec (config-linux.md, seccomp).
+    nlohmann::json msg = {{"ociVersion", oci::kSpecVersion},
+                          {"fds", {"seccompFd"}},
+                          {"pid", pid},
+                          {"metadata", metadata},
+                          {"state", nlohmann::json::parse(state_json)}};
+    Fd sock = connect_unix(path);
+    std::string text = msg.dump();
+    int r = send_fd(sock.get(), fd.get(), text.data(), text.size());
+    if (r < 0) throw_sys(-r, "linux.seccomp.listenerPath: send the listener fd", path);
+}
+
+struct ProcessRef {
+    Fd pidfd;
+    std::optional<ProcStat> stat;
+};
+
+ProcessRef find_init(const Record& r) {
+    ProcessRef p;
+    p.pidfd = open_process(r.pid, r.pid_start_time);
+    if (p.pidfd) p.stat = read_proc_stat(r.pid);
+    return p;
+}
+
+}  // namespace
+
+Runtime::Runtime(std::string root) : store_(std::move(root)) {}
+
+const cgroups::Layout& Runtime::layout() {
+    if (!layout_) layout_ = cgroups::detect_layout();
+    return *layout_;
+}
+
+cgroups::Cgroup Runtime::cgroup_of(const Record& r) { return cgroups::Cgroup::from_paths(layout(), r.cgroup_paths); }
+
+std::string Runtime::status(const ContainerDir* dir, const Record& r) {
+    ProcessRef init = find_init(r);
+    if (!init.pidfd || !init.stat || init.stat->state == 'Z' || init.stat->state == 'X') return "stopped";
+    std::string fifo = dir ? dir->file("exec.fifo") : store_.root() + "/" + r.id + "/exec.fifo";
+    if (path_exists(fifo)) return "created";
+    if (cgroup_of(r).frozen()) return "paused";
+    return "running";
+}
+
+pid_t Runtime::create(const CreateOptions& o) {
+    validate_id(o.id);
+    std::string bundle = absolute_bundle(o.bundle);
+    std::string config_text;
+    try {
+        config_text = read_file(bundle + "/config.json");
+    } catch (const SysError& e) {
+        throw Error(e.err() == ENOENT ? Errc::not_found : Errc::invalid_argument,
+                    "bundle " + bundle + ": config.json: " + std::strerror(e.err()));
+    }
+    oci::Spec spec;
+    try {
+        spec = oci::parse_spec(config_text);
+        oci::validate_spec(spec);
+    } catch (const Error& e) {
+        throw Error(e.code(), "config.json: " + std::string(e.what()));
+    }
+    if (!oci::find_namespace(spec, "mount"))
+        invalid("config.json: linux.namespaces: the container needs a mount namespace of its own");
+
+    ContainerDir dir = store_.create(o.id);
+    bool dir_kept = false;
+    std::optional<cgroups::Cgroup> cg;
+    bool cgroup_made = false;
+    bool init_started = false;
+    InitPlan plan;
+    Fd fifo, console;
+    std::vector<Fd> idmap_fds;
+    try {
+        write_file(dir.file("config.json"), config_text, 0600);
+        std::string cgroups_path = spec.linux->cgroups_path;
+        std::string parent;
+        if (cgroups_path.empty()) {
+            cgroups_path = std::string(kDefaultCgroupParent) + "/" + o.id;
+            parent = kDefaultCgroupParent;
+        }
+        cg.emplace(layout(), cgroups_path, read_file("/proc/self/cgroup"));
+        cg->create();
+        cgroup_made = true;
+        if (spec.linux->resources) {
+            add_default_device_rules(spec);
+            cg->apply(*spec.linux->resources);
+        }
+
+        PlanInputs in;
+        in.bundle = bundle;
+        in.no_pivot = o.no_pivot;
+        in.preserve_fds = o.preserve_fds;
+        if (o.console_fd >= 0) {
+            in.console_socket = o.console_fd;
+        } else if (!o.console_socket.empty()) {
+            console = connect_unix(o.console_socket);
+            in.console_socket = console.get();
+        }
+        in.cgroup_v2_host = layout().mode == cgroups::Mode::unified;
+        in.cgroup_mounts = cgroup_submounts(layout(), *cg);
+        if (in.cgroup_v2_host && !cg->paths().empty()) in.cgroup_v2_dir = cg->paths().front();
+        try {
+            plan = build_init_plan(spec, in);
+        } catch (const Error& e) {
+            throw Error(e.code(), "config.json: " + std::string(e.what()));
+        }
+        if (plan.rootfs.propagation & MS_SHARED) plan.rootfs.parent_mount = mount_holding(plan.rootfs.rootfs);
+        if (!o.no_new_keyring) plan.session_keyring = o.id;
+        for (size_t i = 0; i < plan.rootfs.mounts.size(); ++i) {
+            MountStep& m = plan.rootfs.mounts[i];
+            if (!m.idmap) continue;
+            const auto& sm = spec.mounts[i];
+            std::string uid_map = plan.ns.uid_map, gid_map = plan.ns.gid_map;
+            if (!sm.uid_mappings.empty()) {
+                uid_map.clear();
+                gid_map.clear();
+                for (const auto& x : sm.uid_mappings)
+                    uid_map += std::to_string(x.container_id) + " " + std::to_string(x.host_id) + " " + std::to_string(x.size) + "\n";
+                for (const auto& x : sm.gid_mappings)
+                    gid_map += std::to_string(x.container_id) + " " + std::to_string(x.host_id) + " " + std::to_string(x.size) + "\n";
+            }
+            idmap_fds.push_back(make_userns(uid_map, gid_map));
+            m.idmap_userns_fd = idmap_fds.back().get();
+        }
+
+        std::string fifo_path = dir.file("exec.fifo");
+        if (::mkfifo(fifo_path.c_str(), 0600) < 0) throw_sys("mkfifo", fifo_path);
+        // Read-write so that opening never blocks; init reads its start byte from it.
+        fifo = open_file(fifo_path, O_RDWR);
+        plan.start_fd = fifo.get();
+        open_joined_namespaces(plan.ns, spec);
+
+        LaunchCallbacks cb;
+        cb.init_hook_state = [&](pid_t pid) { return state_json(o.id, "creating", pid, bundle, spec.annotations); };
+        cb.runtime_hooks = [&](pid_t pid) {
+            std::string s = state_json(o.id, "creating", pid, bundle, spec.annotations);
+            run_hooks(spec.hooks->prestart, "prestart", s);
+            run_hooks(spec.hooks->create_runtime, "createRuntime", s);
+        };
+        cb.seccomp_listener = [&](Fd fd, pid_t pid) {
+            const auto& sc = *spec.linux->seccomp;
+            send_to_listener(sc.listener_path, sc.listener_metadata, std::move(fd),
+                             state_json(o.id, "creating", pid, bundle, spec.annotations), pid);
+        };
+        init_started = true;
+        pid_t pid = launch_init(plan, *cg, cb);
+        close_joined_namespaces(plan.ns);
+
+        Record r;
+        r.id = o.id;
+        r.pid = pid;
+        auto st = read_proc_stat(pid);
+        r.pid_start_time = st ? st->start_time : 0;
+        r.bundle = bundle;
+        r.rootfs = plan.rootfs.rootfs;
+        r.created = now_rfc3339();
+        r.cgroup_paths = cg->paths();
+        r.cgroup_parent = parent;
+        r.annotations = spec.annotations;
+        r.owner = ::getuid();
+        dir.write(r);
+        dir_kept = true;
+        if (!o.pid_file.empty()) {
+            try {
+                atomic_write(o.pid_file, std::to_string(pid), false, 0644);
+            } catch (...) {
+                // The container exists; without its pid file the caller cannot track it.
+                ::kill(pid, SIGKILL);
+                dir_kept = false;
+                throw;
+            }
+        }
+        return pid;
+    } catch (...) {
+        close_joined_namespaces(plan.ns);
+        if (cg && cgroup_made) {
+            try {
+                cg->signal_all(SIGKILL);
+                cg->destroy();
+                if (spec.linux->cgroups_path.empty()) cg->destroy_parent_if_empty(kDefaultCgroupParent);
+            } catch (const Error& e) {
+                log::warn(std::string("cleaning up after a failed create: ") + e.what());
+            }
+        }
+        if (init_started && spec.hooks)
+            run_hooks_warn(spec.hooks->poststop, "poststop", state_json(o.id, "stopped", 0, bundle, spec.annotations));
+        if (!dir_kept) dir.remove();
+        throw;
+    }
+}
+
+void Runtime::start(const std::string& id) {
+    ContainerDir dir = store_.open(id);
+    Record r = dir.read();
+    std::string st = status(&dir, r);
+    if (st != "created") precondition("container \"" + id + "\" cannot be started: it is " + st + ", not created");
+    std::string fifo = dir.file("exec.fifo");
+    int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENXIO) precondition("container \"" + id + "\" cannot be started: its init has exited");
+        throw_sys("open", fifo);
+    }
+    Fd w(fd);
+    if (::write(w.get(), "0", 1) != 1) throw_sys("write", fifo);
+    w.reset();
+    ::unlink(fifo.c_str());
+    oci::Spec spec = config(id);
+    if (spec.hooks && !spec.hooks->poststart.empty())
+        run_hooks_warn(spec.hooks->poststart, "poststart", state_json(id, "running", r.pid, r.bundle, r.annotations));
+}
+
+ContainerInfo Runtime::state(const std::string& id) {
+    ContainerDir dir = store_.open(id);
+    Record r = dir.read();
+    ContainerInfo info;
+    std::string st = status(&dir, r);
+    info.state = {oci::kSpecVersion, id, st, st == "stopped" ? 0 : r.pid, r.bundle, r.annotations};
+    info.rootfs = r.rootfs;
+    info.created = r.created;
+    info.owner = r.owner;
+    return info;
+}
+
+std::vector<ContainerInfo> Runtime::list() {
+    std::vector<ContainerInfo> out;
+    for (const auto& id : store_.ids()) {
+        auto r = store_.peek(id);
+        if (!r) continue;  // still being created
+        ContainerInfo info;
+        std::string st = status(nullptr, *r);
+        info.state = {oci::kSpecVersion, id, st, st == "stopped" ? 0 : r->pid, r->bundle, r->annotations};
+        info.rootfs = r->rootfs;
+        info.created = r->created;
+        info.owner = r->owner;
+        out.push_back(std::move(info));
+    }
+    return out;
+}
+
+void Runtime::kill(const std::string& id, int signal, bool all) {
+    ContainerDir dir = store_.open(id);
+    Record r = dir.read();
+    std::string st = status(&dir, r);
+    if (st == "stopped") precondition("container \"" + id + "\" is not running");
+    cgroups::Cgroup cg = cgroup_of(r);
+    if (all) {
+        cg.signal_all(signal);
+    } else {
+        ProcessRef init = find_init(r);
+        if (!init.pidfd) precondition("container \"" + id + "\" is not running");
+        if (sys::pidfd_send_signal(init.pidfd.get(), signal) < 0 && errno != ESRCH)
+            throw_sys("kill", "signal " + std::to_string(signal) + " to pid " + std::to_string(r.pid));
+    }
+    // A frozen process only dies once thawed.
+    if (st == "paused" && signal == SIGKILL) cg.thaw();
+}
+
+void Runtime::destroy(ContainerDir& dir, const Record& r) {
+    cgroups::Cgroup cg = cgroup_of(r);
+    // Processes outside init's pid namespace (or when it shares ours) outlive init.
+    if (!cg.pids().empty()) {
+        cg.signal_all(SIGKILL);
+        if (cg.frozen()) cg.thaw();
+    }
+    cg.destroy();
+    if (!r.cgroup_parent.empty()) cg.destroy_parent_if_empty(r.cgroup_parent);
+    auto text = read_file_if_exists(dir.file("config.json"));
+    if (text) {
+        try {
+            oci::Spec spec = oci::parse_spec(*text);
+            if (spec.hooks && !spec.hooks->poststop.empty())
+                run_hooks_warn(spec.hooks->poststop, "poststop", state_json(r.id, "stopped", 0, r.bundle, r.annotations));
+        } catch (const Error& e) {
+            log::warn("poststop hooks of \"" + r.id + "\" not run: " + e.what());
+        }
+    }
+    dir.remove();
+}
+
+void Runtime::remove(const std::string& id, bool force) {
+    ContainerDir dir = store_.open(id);
+    Record r = dir.read();
+    std::string st = status(&dir, r);
+    if (st != "stopped") {
+        if (!force)
+            precondition("container \"" + id + "\" is " + st + ", not stopped: stop it first or use --force");
+        ProcessRef init = find_init(r);
+        if (init.pidfd) {
+            sys::pidfd_send_signal(init.pidfd.get(), SIGKILL);
+            if (st == "paused") cgroup_of(r).thaw();
+            if (!wait_pidfd_exit(init.pidfd.get(), 10000))
+                throw Error(Errc::internal, "container \"" + id + "\": init did not exit after SIGKILL");
+        }
+    }
+    destroy(dir, r);
+}
+
+std::vector<pid_t> Runtime::processes(const std::string& id) {
+    ContainerDir dir = store_.open(id);
+    Record r = dir.read();
+    if (status(&dir, r) == "stopped") return {};
+    return cgroup_of(r).pids();
+}
+
+void Runtime::pause(const std::string& id) {
+    ContainerDir dir = store_.open(id);
+    Record r = dir.read();
+    std::string st = status(&dir, r);
+    if (st != "running") precondition("container \"" + id + "\" cannot be paused: it is " + st);
+    cgroup_of(r).freeze();
+}
+
+void Runtime::resume(const std::string& id) {
+    ContainerDir dir = store_.open(id);
+    Record r = dir.read();
+    std::string st = status(&dir, r);
+    if (st != "paused") precondition("container \"" + id + "\" cannot be resumed: it is " + st + ", not paused");
+    cgroup_of(r).thaw();
+}
+
+void Runtime::update(const std::string& id, const oci::Resources& resources) {
+    ContainerDir dir = store_.open(id);
+    Record r = dir.read();
+    if (status(&dir, r) == "stopped") precondition("container \"" + id + "\" is not running");
+    cgroup_of(r).apply(resources);
+}
+
+oci::Spec Runtime::config(const std::string& id) {
+    std::string path = store_.root() + "/" + id + "/config.json";
+    auto text = read_file_if_exists(path);
+    if (!text) not_found("container \"" + id + "\" does not exist");
+    return oci::parse_spec(*text);
+}
+
+pid_t Runtime::exec(const std::string& id, const ExecOptions& o) {
+    ContainerDir dir = store_.open(id);
+    Record r = dir.read();
+    std::string st = status(&dir, r);
+    if (st == "stopped") precondition("cannot exec in a stopped container \"" + id + "\"");
+    if (st == "paused") precondition("cannot exec in a paused container \"" + id + "\"");
+    oci::Spec spec = config(id);
+    ProcessPlan plan;
+    try {
+        if (o.process.args.empty()) invalid("process.args: is required and must not be empty");
+        if (o.process.cwd.empty() || o.process.cwd[0] != '/') invalid("process.cwd: must be an absolute path");
+        plan = build_process_plan(o.process, &spec);
+    } catch (const Error& e) {
+        throw Error(e.code(), "exec: " + std::string(e.what()));
+    }
+    plan.preserve_fds = o.preserve_fds;
+    ProcessRef init = find_init(r);
+    if (!init.pidfd) precondition("container \"" + id + "\" is not running");
+    Fd console;
+    ExecTarget target;
+    target.pidfd = init.pidfd.get();
+    target.join_flags = namespaces_to_join(r.pid);
+    if (o.console_fd >= 0) {
+        target.console_socket = o.console_fd;
+    } else if (!o.console_socket.empty()) {
+        console = connect_unix(o.console_socket);
+        target.console_socket = console.get();
+    }
+    if (plan.terminal && target.console_socket < 0) invalid("exec: a terminal needs --console-socket");
+    cgroups::Cgroup cg = cgroup_of(r);
+    LaunchCallbacks cb;
+    cb.seccomp_listener = [&](Fd fd, pid_t pid) {
+        const auto& sc = *spec.linux->seccomp;
+        send_to_listener(sc.listener_path, sc.listener_metadata, std::move(fd),
+                         state_json(id, "running", r.pid, r.bundle, r.annotations), pid);
+    };
+    pid_t pid = launch_exec(plan, target, cg, cb);
+    if (!o.pid_file.empty()) atomic_write(o.pid_file, std::to_string(pid), false, 0644);
+    return pid;
+}
+
+int parse_signal(const std::string& text) {
+    static const std::pair<const char*, int> names[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},   {"TRAP", SIGTRAP},
+        {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},     {"FPE", SIGFPE},   {"KILL", SIGKILL},
+        {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},   {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
+        {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+        {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},   {"XCPU", SIGXCPU},
+        {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},   {"WINCH", SIGWINCH}, {"IO", SIGIO},
+        {"POLL", SIGPOLL}, {"PWR", SIGPWR},       {"SYS", SIGSYS},
+    };
+    if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
+        int n = std::stoi(text);
+        if (n <= 0 || n >= NSIG) invalid("invalid signal \"" + text + "\"");
+        return n;
+    }
+    std::string name = text;
+    for (auto& c : name) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+    for (const auto& [n, v] : names)
+        if (name == n) return v;
+    if (name.rfind("RTMIN", 0) == 0 || name.rfind("RTMAX", 0) == 0) {
+        bool min = name[3] == 'I';
+        std::string rest = name.substr(5);
+        int off = 0;
+        if (!rest.empty()) {
+            if (rest[0] != '+' && rest[0] != '-') invalid("invalid signal \"" + text + "\"");
+            off = std::stoi(rest);
+        }
+        int sig = (min ? SIGRTMIN : SIGRTMAX) + off;
+        if (sig >= SIGRTMIN && sig <= SIGRTMAX) return sig;
+    }
+    invalid("invalid signal \"" + text + "\"");
+}
+
+}  // namespace kiln::container

@@ -1,0 +1,240 @@
+// The runtime side of the sync protocol (drawn in sync.hpp).
+#include "core/container/launch.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/container/init.hpp"
+#include "core/container/sync.hpp"
+#include "core/oci/names.hpp"
+#include "core/sys/error.hpp"
+#include "core/sys/file.hpp"
+#include "core/sys/syscalls.hpp"
+
+namespace kiln::container {
+namespace {
+
+// Owns a child until launch succeeds: on any failure it is killed and reaped.
+class ChildGuard {
+public:
+    explicit ChildGuard(pid_t pid) : pid_(pid) {}
+    ChildGuard(const ChildGuard&) = delete;
+    ChildGuard& operator=(const ChildGuard&) = delete;
+    ~ChildGuard() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGKILL);
+        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+        }
+    }
+    pid_t get() const { return pid_; }
+    void reset(pid_t pid) { pid_ = pid; }
+    pid_t release() { return std::exchange(pid_, 0); }
+
+private:
+    pid_t pid_;
+};
+
+struct Message {
+    SyncHeader header{};
+    std::string payload;
+    Fd fd;
+};
+
+// Reads one message, with an fd when one was passed (SCM_RIGHTS). End of file means the peer
+// closed the socket: it exited, or (exec) it called execve.
+bool receive(int sock, Message& m) {
+    char buf[4096];
+    struct iovec iov[2] = {{&m.header, sizeof m.header}, {buf, sizeof buf}};
+    union {
+        char control[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    msg.msg_control = u.control;
+    msg.msg_controllen = sizeof u.control;
+    ssize_t n;
+    do {
+        n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) throw_sys("recvmsg", "init sync socket");
+    if (n == 0) return false;
+    if (static_cast<size_t>(n) < sizeof m.header) throw Error(Errc::internal, "short message from init");
+    size_t len = static_cast<size_t>(n) - sizeof m.header;
+    m.payload.assign(buf, len < m.header.len ? len : m.header.len);
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c), sizeof fd);
+            m.fd.reset(fd);
+        }
+    }
+    return true;
+}
+
+[[noreturn]] void fail_from(const Message& m) {
+    throw Error(m.header.err == ENOENT || m.header.err == EACCES || m.header.err == EINVAL
+                    ? Errc::invalid_argument
+                    : Errc::failed_precondition,
+                m.payload.empty() ? std::string("container init failed: ") + strerror(m.header.err) : m.payload);
+}
+
+Message expect(int sock, SyncType type, const char* waiting_for) {
+    Message m;
+    if (!receive(sock, m))
+        throw Error(Errc::internal, std::string("container init exited while ") + waiting_for);
+    if (m.header.type == SyncType::error) fail_from(m);
+    if (m.header.type != type)
+        throw Error(Errc::internal, std::string("unexpected ") + sync_type_name(m.header.type) + " from init while " +
+                                        waiting_for);
+    return m;
+}
+
+void send(int sock, SyncType type, const std::string& payload = {}) {
+    int r = sync_send(sock, type, 0, 0, payload.data(), payload.size());
+    if (r < 0) throw_sys(-r, "send", sync_type_name(type));
+}
+
+void write_id_maps(pid_t pid, const NamespacePlan& ns) {
+    std::string base = "/proc/" + std::to_string(pid);
+    try {
+        write_existing(base + "/uid_map", ns.uid_map);
+    } catch (const SysError& e) {
+        throw Error(Errc::invalid_argument, "linux.uidMappings: " + std::string(e.what()));
+    }
+    try {
+        write_existing(base + "/gid_map", ns.gid_map);
+    } catch (const SysError& e) {
+        throw Error(Errc::invalid_argument, "linux.gidMappings: " + std::string(e.what()));
+    }
+}
+
+std::pair<Fd, Fd> sync_pair() {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw_sys("socketpair", "SOCK_SEQPACKET");
+    return {Fd(sv[0]), Fd(sv[1])};
+}
+
+pid_t clone_child(uint64_t flags) {
+    struct clone_args args = {};
+    args.flags = flags;
+    args.exit_signal = SIGCHLD;
+    long pid = sys::clone3(&args);
+    if (pid < 0) throw_sys("clone3", "flags 0x" + [&] {
+        char b[20];
+        snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(flags));
+        return std::string(b);
+    }());
+    return static_cast<pid_t>(pid);
+}
+
+}  // namespace
+
+pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCallbacks& cb) {
+    auto [runtime_end, init_end] = sync_pair();
+    // In one stage clone3 makes every namespace but the cgroup one, which init unshares once it
+    // is in its cgroup.
+    uint64_t flags = plan.ns.two_stage ? 0 : static_cast<uint64_t>(plan.ns.new_flags & ~CLONE_NEWCGROUP);
+    pid_t pid = clone_child(flags);
+    if (pid == 0) {
+        ::close(runtime_end.get());
+        if (plan.ns.two_stage) stage1_main(plan, init_end.get());
+        init_main(plan, init_end.get());
+    }
+    ChildGuard child(pid);
+    init_end.reset();
+    int sock = runtime_end.get();
+
+    if (plan.ns.two_stage) {
+        if (plan.ns.new_user()) {
+            expect(sock, SyncType::want_maps, "joining namespaces");
+            write_id_maps(pid, plan.ns);
+            send(sock, SyncType::maps_done);
+        }
+        Message m = expect(sock, SyncType::init_pid, "creating namespaces");
+        // Stage 1 is done; init (its CLONE_PARENT child) is ours now.
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        child.reset(m.header.pid);
+        pid = m.header.pid;
+    } else if (plan.ns.new_user()) {
+        write_id_maps(pid, plan.ns);
+    }
+
+    cgroup.add_process(pid);
+    send(sock, SyncType::go, plan.hook_state.empty() || !cb.init_hook_state ? "" : cb.init_hook_state(pid));
+    for (;;) {
+        Message m;
+        if (!receive(sock, m)) throw Error(Errc::internal, "container init exited before it was created");
+        switch (m.header.type) {
+            case SyncType::runtime_hooks:
+                if (cb.runtime_hooks) cb.runtime_hooks(pid);
+                send(sock, SyncType::hooks_done);
+                break;
+            case SyncType::seccomp_fd:
+                if (cb.seccomp_listener) cb.seccomp_listener(std::move(m.fd), pid);
+                break;
+            case SyncType::created:
+                return child.release();
+            case SyncType::error:
+                fail_from(m);
+            default:
+                throw Error(Errc::internal, std::string("unexpected ") + sync_type_name(m.header.type) + " from init");
+        }
+    }
+}
+
+pid_t launch_exec(const ProcessPlan& process, const ExecTarget& target, cgroups::Cgroup& cgroup,
+                  const LaunchCallbacks& cb) {
+    // pid and time namespaces apply to children: join them here, before the clone.
+    int for_children = target.join_flags & (CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */);
+    if (for_children && ::setns(target.pidfd, for_children) < 0)
+        throw_sys("setns", "the container's pid/time namespaces");
+    auto [runtime_end, child_end] = sync_pair();
+    pid_t pid = clone_child(0);
+    if (pid == 0) {
+        ::close(runtime_end.get());
+        exec_main(process, target.pidfd, target.join_flags, target.console_socket, child_end.get());
+    }
+    ChildGuard child(pid);
+    child_end.reset();
+    int sock = runtime_end.get();
+    cgroup.add_process(pid);
+    send(sock, SyncType::go);
+    for (;;) {
+        Message m;
+        if (!receive(sock, m)) break;  // execve closed the socket
+        if (m.header.type == SyncType::seccomp_fd) {
+            if (cb.seccomp_listener) cb.seccomp_listener(std::move(m.fd), pid);
+            continue;
+        }
+        if (m.header.type == SyncType::error) fail_from(m);
+        throw Error(Errc::internal, std::string("unexpected ") + sync_type_name(m.header.type) + " from exec");
+    }
+    // End of file: execve succeeded (an init failure would have sent ERROR first).
+    return child.release();
+}
+
+int namespaces_to_join(pid_t pid) {
+    int flags = 0;
+    for (const auto& type : oci::namespace_types()) {
+        std::string name(oci::namespace_proc_name(type));
+        struct stat mine, theirs;
+        if (::stat(("/proc/self/ns/" + name).c_str(), &mine) < 0) continue;  // not supported here
+        if (::stat(("/proc/" + std::to_string(pid) + "/ns/" + name).c_str(), &theirs) < 0)
+            throw_sys("stat", "/proc/" + std::to_string(pid) + "/ns/" + name);
+        if (mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) flags |= *oci::namespace_flag(type);
+    }
+    return flags;
+}
+
+}  // namespace kiln::container
