@@ -46,8 +46,12 @@ class Runtime {
 public:
     explicit Runtime(std::string root);
 
-    // Creates the container and leaves its init waiting for start. Returns init's pid.
-    pid_t create(const CreateOptions& options);
+    struct Created {
+        pid_t pid = 0;
+        bool terminal = false;  // process.terminal: a pty master went to the console socket
+    };
+    // Creates the container and leaves its init waiting for start.
+    Created create(const CreateOptions& options);
     void start(const std::string& id);
     ContainerInfo state(const std::string& id);
     void kill(const std::string& id, int signal, bool all);

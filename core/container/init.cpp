@@ -144,12 +144,15 @@ int init_body(const InitPlan& plan, int sync_fd, InitError* e) noexcept {
 
 void init_main(const InitPlan& plan, int sync_fd) noexcept {
     InitError e;
+    for (int fd : plan.close_after_clone) ::close(fd);
     init_body(plan, sync_fd, &e);
     report_and_exit(sync_fd, e);
 }
 
-void exec_main(const ProcessPlan& p, int pidfd, int join_flags, int console_socket, int sync_fd) noexcept {
+void exec_main(const ProcessPlan& p, int pidfd, int join_flags, int console_socket, int close_fd,
+               int sync_fd) noexcept {
     InitError e;
+    if (close_fd >= 0) ::close(close_fd);
     if (expect(sync_fd, SyncType::go, nullptr, 0, &e) < 0) report_and_exit(sync_fd, e);
     // pid and time were joined by the runtime before the clone (they apply to children).
     int flags = join_flags & ~(CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */);
@@ -193,6 +196,7 @@ void exec_main(const ProcessPlan& p, int pidfd, int join_flags, int console_sock
 
 void stage1_main(const InitPlan& plan, int sync_fd) noexcept {
     InitError e;
+    for (int fd : plan.close_after_clone) ::close(fd);
     const NamespacePlan& ns = plan.ns;
     // A joined user namespace first: it decides what may be done with the others.
     for (const auto& j : ns.joins)

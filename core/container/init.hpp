@@ -12,6 +12,6 @@ namespace kiln::container {
 // A process joining a running container (exec): the namespaces of `pidfd` in `join_flags`,
 // then the process setup init also does.
 [[noreturn]] void exec_main(const ProcessPlan& process, int pidfd, int join_flags, int console_socket,
-                            int sync_fd) noexcept;
+                            int close_fd, int sync_fd) noexcept;
 
 }  // namespace kiln::container

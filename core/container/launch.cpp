@@ -203,7 +203,7 @@ pid_t launch_exec(const ProcessPlan& process, const ExecTarget& target, cgroups:
     pid_t pid = clone_child(0);
     if (pid == 0) {
         ::close(runtime_end.get());
-        exec_main(process, target.pidfd, target.join_flags, target.console_socket, child_end.get());
+        exec_main(process, target.pidfd, target.join_flags, target.console_socket, target.close_fd, child_end.get());
     }
     ChildGuard child(pid);
     child_end.reset();

@@ -31,7 +31,7 @@ struct ExecTarget {
     int pidfd = -1;      // the container's init
     int join_flags = 0;  // CLONE_NEW* of the namespaces that differ from ours
     int console_socket = -1;
-    bool detach = false;
+    int close_fd = -1;  // the state lock, which the new process must not hold
 };
 
 // Starts `process` inside the container of `target`: joins its namespaces and cgroup, and returns

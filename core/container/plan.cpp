@@ -17,6 +17,7 @@
 #include "core/oci/names.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/file.hpp"
+#include "core/sys/log.hpp"
 
 namespace kiln::container {
 
@@ -227,6 +228,15 @@ ProcessPlan build_process_plan(const oci::Process& p, const oci::Spec* spec) {
             if (all & (1ULL << c))
                 invalid("process.capabilities: " + std::string(oci::capability_name(c)) +
                         " is not supported by this kernel");
+        // The kernel raises an ambient capability only when it is permitted and inheritable.
+        // runc's own default config lists ambient ones that are not inheritable, and runc
+        // skips them: so do we (saying so in the debug log).
+        uint64_t raisable = out.caps->ambient & out.caps->permitted & out.caps->inheritable;
+        for (int c = 0; c < 64; ++c)
+            if ((out.caps->ambient & ~raisable) & (1ULL << c))
+                log::debug("process.capabilities.ambient: " + std::string(oci::capability_name(c)) +
+                           " is not both permitted and inheritable; not raised");
+        out.caps->ambient = raisable;
     }
     for (size_t i = 0; i < p.rlimits.size(); ++i) {
         RlimitStep r;

@@ -184,6 +184,9 @@ struct InitPlan {
     int console_socket = -1;
     int start_fd = -1;  // exec fifo: init reads one byte from it to start
     std::string session_keyring;  // a new session keyring of this name (runc's default)
+    // The runtime's own fds that init must close at once: the state lock (a flock held through
+    // an fd init inherited would outlive `create`).
+    std::vector<int> close_after_clone;
 };
 
 struct PlanInputs {

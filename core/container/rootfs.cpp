@@ -139,6 +139,8 @@ int mount_step(Os& os, int rootfd, const MountStep& m, const RootfsPlan& plan, I
     // A read-only /dev is made read-only after its devices exist (finalize_rootfs).
     unsigned long flags = m.flags;
     if (plan.setup_dev && m.destination == "/dev") flags &= ~MS_RDONLY;
+    // Likewise the tmpfs holding the cgroup hierarchies, once they are mounted in it.
+    if (m.cgroup_tree) flags &= ~MS_RDONLY;
 
     if (m.bind) {
         if (m.idmap) {

@@ -35,6 +35,7 @@ public:
     const std::string& id() const { return id_; }
     const std::string& path() const { return path_; }
     std::string file(const std::string& name) const { return path_ + "/" + name; }
+    int lock_fd() const { return lock_.get(); }
 
     bool has_record() const;
     Record read() const;
