@@ -96,7 +96,8 @@ MountStep build_mount(const oci::Mount& m, size_t index, const PlanInputs& in, c
     step.idmap = o.idmap;
     step.idmap_recursive = o.idmap_recursive;
     step.data = o.data;
-    if (o.tmpcopyup) invalid(step.field + ".options: tmpcopyup is not supported");
+    step.tmpcopyup = o.tmpcopyup;
+    if (o.tmpcopyup && m.type != "tmpfs") invalid(step.field + ".options: tmpcopyup needs a tmpfs mount");
     if (o.idmap && !step.bind) invalid(step.field + ".options: idmap needs a bind mount");
     if (o.flags & MS_REMOUNT) invalid(step.field + ".options: remount cannot create a mount");
     if (step.bind) {
@@ -344,6 +345,7 @@ InitPlan build_init_plan(const oci::Spec& spec, const PlanInputs& in) {
         r.mounts.push_back(std::move(step));
     }
     r.cgroup_mounts = in.cgroup_mounts;
+    r.own_cgroupns = plan.ns.new_cgroup();
     r.setup_dev = !dev_is_bind;
     r.bind_devices = plan.ns.new_user();
     r.devices = build_devices(spec, r.setup_dev);

@@ -73,6 +73,7 @@ struct MountStep {
     int idmap_userns_fd = -1;
     std::string data;
     bool cgroup_tree = false;  // type "cgroup" on a v1 or hybrid host: tmpfs plus one mount per hierarchy
+    bool tmpcopyup = false;    // a tmpfs that starts with a copy of the directory it covers
 };
 
 struct DeviceNode {
@@ -96,6 +97,10 @@ struct RootfsPlan {
     bool no_pivot = false;
     std::vector<MountStep> mounts;
     std::vector<CgroupSubMount> cgroup_mounts;
+    // A new cgroup namespace shows the container's cgroup as the root of a fresh cgroup mount;
+    // without one a fresh mount would show the host's whole hierarchy, so the container's own
+    // directory is bound instead.
+    bool own_cgroupns = false;
     bool setup_dev = false;  // default devices and /dev links
     bool bind_devices = false;  // in a new user namespace mknod is not allowed: bind the host's
     std::vector<DeviceNode> devices;

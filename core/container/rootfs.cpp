@@ -7,7 +7,9 @@
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -95,7 +97,7 @@ int mount_cgroup_tree(Os& os, int rootfd, const MountStep& m, const RootfsPlan& 
         // With a cgroup namespace the kernel shows the container's cgroup as the root of a fresh
         // mount; without one (or where that is refused) the container's directory is bound.
         int r = -1;
-        if (!c.options.empty() || c.fstype == "cgroup2")
+        if (plan.own_cgroupns)
             r = os.mount(c.fstype.c_str(), tp.c_str(), c.fstype.c_str(), sub_flags,
                          c.options.empty() ? nullptr : c.options.c_str());
         if (r < 0) {
@@ -122,6 +124,74 @@ int mount_cgroup_tree(Os& os, int rootfd, const MountStep& m, const RootfsPlan& 
     return 0;
 }
 
+struct Dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+// Copies the directory tree at `src` into `dst` (tmpcopyup): files, symlinks, device nodes and
+// fifos, with modes and owners. Recursion is bounded; buffers live on the stack.
+int copy_tree(int src, int dst, const char* where, int depth, InitError* e) {
+    if (depth > 64) return init_fail(e, ELOOP, "tmpcopyup: `%s` is nested too deeply", where);
+    alignas(8) char buf[8192];
+    for (;;) {
+        long n = ::syscall(SYS_getdents64, src, buf, sizeof buf);
+        if (n < 0) return init_fail(e, errno, "tmpcopyup: read directory `%s`", where);
+        if (n == 0) return 0;
+        for (long off = 0; off < n;) {
+            auto* d = reinterpret_cast<Dirent64*>(buf + off);
+            off += d->d_reclen;
+            const char* name = d->d_name;
+            if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+            struct stat st;
+            if (::fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return init_fail(e, errno, "tmpcopyup: stat `%s/%s`", where, name);
+            if (S_ISDIR(st.st_mode)) {
+                if (::mkdirat(dst, name, st.st_mode & 07777) < 0 && errno != EEXIST)
+                    return init_fail(e, errno, "tmpcopyup: mkdir `%s/%s`", where, name);
+                int s2 = ::openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int d2 = ::openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int r = (s2 < 0 || d2 < 0) ? init_fail(e, errno, "tmpcopyup: open `%s/%s`", where, name)
+                                          : copy_tree(s2, d2, name, depth + 1, e);
+                if (s2 >= 0) ::close(s2);
+                if (d2 >= 0) ::close(d2);
+                if (r < 0) return -1;
+            } else if (S_ISREG(st.st_mode)) {
+                int in = ::openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (in < 0) return init_fail(e, errno, "tmpcopyup: open `%s/%s`", where, name);
+                int out = ::openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
+                if (out < 0) {
+                    ::close(in);
+                    return init_fail(e, errno, "tmpcopyup: create `%s/%s`", where, name);
+                }
+                off_t left = st.st_size;
+                while (left > 0) {
+                    ssize_t c = ::sendfile(out, in, nullptr, static_cast<size_t>(left));
+                    if (c <= 0) break;
+                    left -= c;
+                }
+                ::close(in);
+                ::close(out);
+                if (left > 0) return init_fail(e, EIO, "tmpcopyup: copy `%s/%s`", where, name);
+            } else if (S_ISLNK(st.st_mode)) {
+                char target[4096];
+                ssize_t len = ::readlinkat(src, name, target, sizeof target - 1);
+                if (len < 0) return init_fail(e, errno, "tmpcopyup: readlink `%s/%s`", where, name);
+                target[len] = 0;
+                if (::symlinkat(target, dst, name) < 0)
+                    return init_fail(e, errno, "tmpcopyup: symlink `%s/%s`", where, name);
+            } else if (::mknodat(dst, name, st.st_mode, st.st_rdev) < 0) {
+                return init_fail(e, errno, "tmpcopyup: mknod `%s/%s`", where, name);
+            }
+            if (::fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EINVAL)
+                return init_fail(e, errno, "tmpcopyup: chown `%s/%s`", where, name);
+        }
+    }
+}
+
 int mount_step(Os& os, int rootfd, const MountStep& m, const RootfsPlan& plan, InitError* e) {
     const char* dest = m.destination.c_str();
     bool file_target = false;
@@ -139,8 +209,16 @@ int mount_step(Os& os, int rootfd, const MountStep& m, const RootfsPlan& plan, I
     // A read-only /dev is made read-only after its devices exist (finalize_rootfs).
     unsigned long flags = m.flags;
     if (plan.setup_dev && m.destination == "/dev") flags &= ~MS_RDONLY;
-    // Likewise the tmpfs holding the cgroup hierarchies, once they are mounted in it.
-    if (m.cgroup_tree) flags &= ~MS_RDONLY;
+    // Likewise the tmpfs holding the cgroup hierarchies, or a tmpfs that gets a copy of what it
+    // covers: read-only once filled.
+    if (m.cgroup_tree || m.tmpcopyup) flags &= ~MS_RDONLY;
+    // What a tmpcopyup mount covers stays reachable through an fd opened before it.
+    OsFd covered(os, -1);
+    if (m.tmpcopyup) {
+        covered.reset(os.openat2(rootfd, relative(dest), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0,
+                                 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+        if (covered.get() < 0) return init_fail(e, errno, "%s: open `%s` for tmpcopyup", m.field.c_str(), dest);
+    }
 
     if (m.bind) {
         if (m.idmap) {
@@ -179,6 +257,22 @@ int mount_step(Os& os, int rootfd, const MountStep& m, const RootfsPlan& plan, I
                 return -1;
         }
         if (m.cgroup_tree && mount_cgroup_tree(os, rootfd, m, plan, e) < 0) return -1;
+        if (m.tmpcopyup) {
+            OsFd fresh(os, os.openat2(rootfd, relative(dest), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0,
+                                      RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+            if (fresh.get() < 0) return init_fail(e, errno, "%s: open `%s`", m.field.c_str(), dest);
+            struct stat st;
+            if (::fstat(covered.get(), &st) == 0) {
+                ::fchmod(fresh.get(), st.st_mode & 07777);
+                ::fchown(fresh.get(), st.st_uid, st.st_gid);
+            }
+            if (copy_tree(covered.get(), fresh.get(), dest, 0, e) < 0) return -1;
+            if (m.flags & MS_RDONLY) {
+                ProcPath fp(fresh.get());
+                if (os.mount(nullptr, fp.c_str(), nullptr, MS_REMOUNT | (m.flags & kRemountFlags), nullptr) < 0)
+                    return init_fail(e, errno, "%s: remount `%s` read-only", m.field.c_str(), dest);
+            }
+        }
     }
     if (m.propagation.empty() && !m.attr_set && !m.attr_clr) return 0;
     target.reset(open_in_root(os, rootfd, dest, 0, e));

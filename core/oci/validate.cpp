@@ -141,8 +141,6 @@ void check_linux(const Spec& spec) {
             if (d.access.find_first_not_of("rwm") != std::string::npos)
                 fail(p + ".access", "expected a combination of r, w and m, got " + quoted(d.access));
         }
-        if (l.resources->pids && l.resources->pids->limit == 0)
-            fail("linux.resources.pids.limit", "0 is not a valid limit (use -1 for none)");
     }
     if (l.personality && l.personality->domain != "LINUX" && l.personality->domain != "LINUX32")
         fail("linux.personality.domain", "expected LINUX or LINUX32, got " + quoted(l.personality->domain));

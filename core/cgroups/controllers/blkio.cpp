@@ -9,6 +9,9 @@ namespace {
 
 const std::string kField = "linux.resources.blockIO";
 
+// 0 is "not set" (Go callers send it), as in runc.
+bool set(const std::optional<uint16_t>& v) { return v && *v != 0; }
+
 std::string dev(int64_t major, int64_t minor) { return std::to_string(major) + ":" + std::to_string(minor); }
 
 // The v1 weight files are blkio.weight with CFQ and blkio.bfq.weight with BFQ; kernels since
@@ -20,14 +23,14 @@ std::string v1_weight_file(const Target& t, const char* base) {
 }
 
 void apply_v1(const Target& t, const oci::BlockIo& b) {
-    if (b.weight) t.write(v1_weight_file(t, "weight"), std::to_string(*b.weight), kField + ".weight");
-    if (b.leaf_weight) t.write("blkio.leaf_weight", std::to_string(*b.leaf_weight), kField + ".leafWeight");
+    if (set(b.weight)) t.write(v1_weight_file(t, "weight"), std::to_string(*b.weight), kField + ".weight");
+    if (set(b.leaf_weight)) t.write("blkio.leaf_weight", std::to_string(*b.leaf_weight), kField + ".leafWeight");
     for (size_t i = 0; i < b.weight_device.size(); ++i) {
         const auto& d = b.weight_device[i];
         std::string field = kField + ".weightDevice[" + std::to_string(i) + "]";
-        if (d.weight)
+        if (set(d.weight))
             t.write(v1_weight_file(t, "weight_device"), dev(d.major, d.minor) + " " + std::to_string(*d.weight), field);
-        if (d.leaf_weight)
+        if (set(d.leaf_weight))
             t.write("blkio.leaf_weight_device", dev(d.major, d.minor) + " " + std::to_string(*d.leaf_weight), field);
     }
     auto throttle = [&](const std::vector<oci::ThrottleDevice>& list, const char* file, const char* name) {
@@ -46,15 +49,15 @@ uint64_t blkio_to_io_weight(uint64_t w) { return w == 0 ? 0 : 1 + (w - 10) * 999
 
 void apply_v2(const Target& t, const oci::BlockIo& b) {
     bool bfq = t.exists("io.bfq.weight");
-    if (b.weight) {
+    if (set(b.weight)) {
         if (bfq) t.write("io.bfq.weight", std::to_string(*b.weight), kField + ".weight");
         else t.write("io.weight", "default " + std::to_string(blkio_to_io_weight(*b.weight)), kField + ".weight");
     }
-    if (b.leaf_weight) unsupported(kField + ".leafWeight", "cgroup v2 has no leaf weight");
+    if (set(b.leaf_weight)) unsupported(kField + ".leafWeight", "cgroup v2 has no leaf weight");
     for (size_t i = 0; i < b.weight_device.size(); ++i) {
         const auto& d = b.weight_device[i];
         std::string field = kField + ".weightDevice[" + std::to_string(i) + "]";
-        if (!d.weight) continue;
+        if (!set(d.weight)) continue;
         if (bfq) t.write("io.bfq.weight", dev(d.major, d.minor) + " " + std::to_string(*d.weight), field);
         else t.write("io.weight", dev(d.major, d.minor) + " " + std::to_string(blkio_to_io_weight(*d.weight)), field);
     }
@@ -75,7 +78,7 @@ void apply_v2(const Target& t, const oci::BlockIo& b) {
 bool requested(const oci::Resources& r) {
     if (!r.block_io) return false;
     const auto& b = *r.block_io;
-    return b.weight || b.leaf_weight || !b.weight_device.empty() || !b.throttle_read_bps_device.empty() ||
+    return set(b.weight) || set(b.leaf_weight) || !b.weight_device.empty() || !b.throttle_read_bps_device.empty() ||
            !b.throttle_write_bps_device.empty() || !b.throttle_read_iops_device.empty() ||
            !b.throttle_write_iops_device.empty();
 }

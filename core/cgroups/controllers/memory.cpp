@@ -10,10 +10,13 @@ namespace {
 
 const std::string kField = "linux.resources.memory";
 
+// Go callers (docker) send 0 for "not set"; runc reads it so, and so do we.
+bool set(const std::optional<int64_t>& v) { return v && *v != 0; }
+
 std::string v2_value(int64_t v) { return v < 0 ? "max" : std::to_string(v); }
 
 void check_before_update(const Target& t, const oci::Memory& m) {
-    if (!m.check_before_update.value_or(false) || !m.limit || *m.limit < 0) return;
+    if (!m.check_before_update.value_or(false) || !set(m.limit) || *m.limit < 0) return;
     const char* usage_file = t.version == Version::v1 ? "memory.usage_in_bytes" : "memory.current";
     if (!t.exists(usage_file)) return;
     int64_t usage = std::stoll(t.read(usage_file));
@@ -24,16 +27,16 @@ void check_before_update(const Target& t, const oci::Memory& m) {
 
 void apply_v1(const Target& t, const oci::Memory& m) {
     bool has_memsw = t.exists("memory.memsw.limit_in_bytes");
-    if (m.swap && *m.swap != -1 && !has_memsw)
+    if (set(m.swap) && *m.swap != -1 && !has_memsw)
         unsupported(kField + ".swap", "swap accounting is not enabled on this host");
     auto write_limit = [&] {
-        if (m.limit) t.write("memory.limit_in_bytes", std::to_string(*m.limit), kField + ".limit");
+        if (set(m.limit)) t.write("memory.limit_in_bytes", std::to_string(*m.limit), kField + ".limit");
     };
     auto write_swap = [&] {
-        if (m.swap && has_memsw) t.write("memory.memsw.limit_in_bytes", std::to_string(*m.swap), kField + ".swap");
+        if (set(m.swap) && has_memsw) t.write("memory.memsw.limit_in_bytes", std::to_string(*m.swap), kField + ".swap");
     };
     // memsw must stay >= limit at every step, so the order depends on whether limits grow.
-    if (m.limit && m.swap) {
+    if (set(m.limit) && set(m.swap)) {
         int64_t current = std::stoll(t.read("memory.limit_in_bytes"));
         if (*m.swap == -1 || current < *m.swap) {
             write_swap();
@@ -46,11 +49,12 @@ void apply_v1(const Target& t, const oci::Memory& m) {
         write_limit();
         write_swap();
     }
-    if (m.reservation) t.write("memory.soft_limit_in_bytes", std::to_string(*m.reservation), kField + ".reservation");
-    if (m.kernel) log::warn("linux.resources.memory.kernel is deprecated by the kernel and ignored");
-    if (m.kernel_tcp)
+    if (set(m.reservation)) t.write("memory.soft_limit_in_bytes", std::to_string(*m.reservation), kField + ".reservation");
+    if (set(m.kernel)) log::warn("linux.resources.memory.kernel is deprecated by the kernel and ignored");
+    if (set(m.kernel_tcp))
         t.write("memory.kmem.tcp.limit_in_bytes", std::to_string(*m.kernel_tcp), kField + ".kernelTCP");
-    if (m.swappiness) {
+    // -1 (as an unsigned 64-bit value) is the "unset" runc accepts.
+    if (m.swappiness && *m.swappiness != static_cast<uint64_t>(-1)) {
         if (*m.swappiness > 100) throw Error(Errc::invalid_argument, kField + ".swappiness: must be between 0 and 100");
         t.write("memory.swappiness", std::to_string(*m.swappiness), kField + ".swappiness");
     }
@@ -60,13 +64,13 @@ void apply_v1(const Target& t, const oci::Memory& m) {
 }
 
 void apply_v2(const Target& t, const oci::Memory& m) {
-    if (m.swap && *m.swap != 0) {
+    if (set(m.swap)) {
         // v1 swap is memory+swap; v2 memory.swap.max is swap alone.
         std::string value;
         if (*m.swap == -1) {
             value = "max";
         } else {
-            int64_t limit = m.limit.value_or(0);
+            int64_t limit = m.limit.value_or(0);  // 0: not set
             if (limit == -1) {
                 value = "max";
             } else if (limit == 0) {
@@ -80,10 +84,10 @@ void apply_v2(const Target& t, const oci::Memory& m) {
         if (!t.exists("memory.swap.max")) unsupported(kField + ".swap", "swap accounting is not enabled on this host");
         t.write("memory.swap.max", value, kField + ".swap");
     }
-    if (m.limit) t.write("memory.max", v2_value(*m.limit), kField + ".limit");
-    if (m.reservation) t.write("memory.low", v2_value(*m.reservation), kField + ".reservation");
-    if (m.kernel || m.kernel_tcp) log::warn("kernel memory limits do not exist in cgroup v2 and are ignored");
-    if (m.swappiness) unsupported(kField + ".swappiness", "cgroup v2 has no per-cgroup swappiness");
+    if (set(m.limit)) t.write("memory.max", v2_value(*m.limit), kField + ".limit");
+    if (set(m.reservation)) t.write("memory.low", v2_value(*m.reservation), kField + ".reservation");
+    if (set(m.kernel) || set(m.kernel_tcp)) log::warn("kernel memory limits do not exist in cgroup v2 and are ignored");
+    if (m.swappiness && *m.swappiness != static_cast<uint64_t>(-1)) unsupported(kField + ".swappiness", "cgroup v2 has no per-cgroup swappiness");
     if (m.disable_oom_killer && *m.disable_oom_killer)
         unsupported(kField + ".disableOOMKiller", "cgroup v2 cannot disable the OOM killer");
 }
@@ -93,8 +97,9 @@ void apply_v2(const Target& t, const oci::Memory& m) {
 bool requested(const oci::Resources& r) {
     if (!r.memory) return false;
     const auto& m = *r.memory;
-    return m.limit || m.reservation || m.swap || m.kernel || m.kernel_tcp || m.swappiness ||
-           m.disable_oom_killer || m.use_hierarchy;
+    return set(m.limit) || set(m.reservation) || set(m.swap) || set(m.kernel) || set(m.kernel_tcp) ||
+           (m.swappiness && *m.swappiness != static_cast<uint64_t>(-1)) || m.disable_oom_killer.value_or(false) ||
+           m.use_hierarchy;
 }
 
 void apply(const Target& t, const oci::Resources& r) {

@@ -6,7 +6,7 @@
 namespace kiln::cgroups {
 
 namespace net_cls {
-bool requested(const oci::Resources& r) { return r.network && r.network->class_id; }
+bool requested(const oci::Resources& r) { return r.network && r.network->class_id && *r.network->class_id != 0; }
 void apply(const Target& t, const oci::Resources& r) {
     t.write("net_cls.classid", std::to_string(*r.network->class_id), "linux.resources.network.classID");
 }

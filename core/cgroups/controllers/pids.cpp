@@ -5,7 +5,8 @@
 
 namespace kiln::cgroups::pids {
 
-bool requested(const oci::Resources& r) { return r.pids.has_value(); }
+// 0 is "not set" (Go callers send it), as in runc; -1 is "no limit".
+bool requested(const oci::Resources& r) { return r.pids && r.pids->limit != 0; }
 
 void apply(const Target& t, const oci::Resources& r) {
     int64_t limit = r.pids->limit;
