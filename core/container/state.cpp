@@ -46,8 +46,10 @@ Record from_json(const json& j) {
     return r;
 }
 
-Fd lock_dir(const std::string& dir, const std::string& id) {
-    int fd = ::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+// Only `create` makes the lock file: an open racing with a delete must not put a new file into
+// the directory being removed.
+Fd lock_dir(const std::string& dir, const std::string& id, bool create) {
+    int fd = ::open((dir + "/lock").c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
     if (fd < 0) {
         if (errno == ENOENT) not_found("container \"" + id + "\" does not exist");
         throw_sys("open", dir + "/lock");
@@ -101,7 +103,7 @@ ContainerDir StateStore::create(const std::string& id) const {
         if (errno == EEXIST) throw Error(Errc::already_exists, "container \"" + id + "\" already exists");
         throw_sys("mkdir", dir);
     }
-    return ContainerDir(id, dir, lock_dir(dir, id));
+    return ContainerDir(id, dir, lock_dir(dir, id, true));
 }
 
 ContainerDir StateStore::open(const std::string& id) const {
@@ -109,7 +111,7 @@ ContainerDir StateStore::open(const std::string& id) const {
     std::string dir = root_ + "/" + id;
     struct stat st;
     if (::stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) not_found("container \"" + id + "\" does not exist");
-    ContainerDir d(id, dir, lock_dir(dir, id));
+    ContainerDir d(id, dir, lock_dir(dir, id, false));
     if (!d.has_record()) not_found("container \"" + id + "\" does not exist");
     return d;
 }
