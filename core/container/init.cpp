@@ -199,11 +199,15 @@ void stage1_main(const InitPlan& plan, int sync_fd) noexcept {
     for (int fd : plan.close_after_clone) ::close(fd);
     const NamespacePlan& ns = plan.ns;
     // A joined user namespace first: it decides what may be done with the others.
-    for (const auto& j : ns.joins)
-        if (j.flag == CLONE_NEWUSER && ::setns(j.fd, j.flag) < 0) {
+    for (const auto& j : ns.joins) {
+        if (j.flag != CLONE_NEWUSER) continue;
+        if (::setns(j.fd, j.flag) < 0) {
             init_fail(&e, errno, "linux.namespaces: setns user `%s`", j.path.c_str());
             report_and_exit(sync_fd, e);
         }
+        // Our host ids mean nothing in there: files we create need a mapped owner.
+        if (become_root(&e) < 0) report_and_exit(sync_fd, e);
+    }
     for (const auto& j : ns.joins)
         if (j.flag != CLONE_NEWUSER && ::setns(j.fd, j.flag) < 0) {
             init_fail(&e, errno, "linux.namespaces: setns %s `%s`", j.type.c_str(), j.path.c_str());

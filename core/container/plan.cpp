@@ -347,7 +347,8 @@ InitPlan build_init_plan(const oci::Spec& spec, const PlanInputs& in) {
     r.cgroup_mounts = in.cgroup_mounts;
     r.own_cgroupns = plan.ns.new_cgroup();
     r.setup_dev = !dev_is_bind;
-    r.bind_devices = plan.ns.new_user();
+    // mknod needs the initial user namespace: in a new or joined one, devices are bound.
+    r.bind_devices = plan.ns.new_user() || oci::find_namespace(spec, "user") != nullptr;
     r.devices = build_devices(spec, r.setup_dev);
     r.masked_paths = spec.linux->masked_paths;
     r.readonly_paths = spec.linux->readonly_paths;

@@ -354,12 +354,15 @@ int open_in_root(Os& os, int rootfd, const char* path, int flags, InitError* e) 
     return fd;
 }
 
-int make_in_root(Os& os, int rootfd, const char* path, bool file, InitError* e) noexcept {
+// mkdir -p inside the root. A component that is a symlink pointing at something missing has its
+// target created instead (resolved inside the root, like everything here), so an image's
+// /var/run -> /run link works as a mount target.
+static int make_in_root_at(Os& os, int rootfd, const char* path, bool file, int depth, InitError* e) noexcept {
+    if (depth > 40) return init_fail(e, ELOOP, "`%s` inside the rootfs", path);
     char buf[kPathMax];
     size_t len = strlen(path);
     if (len >= sizeof buf) return init_fail(e, ENAMETOOLONG, "`%s`", path);
     memcpy(buf, path, len + 1);
-    // Walk the components; each prefix is resolved afresh from the root.
     size_t i = 0;
     while (buf[i] == '/') ++i;
     int parent = os.openat2(rootfd, ".", O_PATH | O_CLOEXEC | O_DIRECTORY, 0, RESOLVE_IN_ROOT);
@@ -385,15 +388,38 @@ int make_in_root(Os& os, int rootfd, const char* path, bool file, InitError* e) 
                 return init_fail(e, errno, "mkdir `%s` inside the rootfs", buf);
             }
         }
-        if (!last || !file) {
-            int next = os.openat2(rootfd, relative(buf), O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-            if (next < 0) return init_fail(e, errno, "open `%s` inside the rootfs", buf);
-            parent_fd.reset(next);
+        int next = os.openat2(rootfd, relative(buf), O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        if (next < 0 && errno == ENOENT && exists && S_ISLNK(st.st_mode)) {
+            // Create what the link points at, then go on from the link.
+            char target[kPathMax];
+            ssize_t n = ::readlinkat(parent_fd.get(), name, target, sizeof target - 1);
+            if (n < 0) return init_fail(e, errno, "readlink `%s` inside the rootfs", buf);
+            target[n] = 0;
+            char resolved[kPathMax];
+            int w;
+            if (target[0] == '/') {
+                w = snprintf(resolved, sizeof resolved, "%s", target);
+            } else {
+                char first = buf[start];
+                buf[start] = 0;  // the parent path
+                w = snprintf(resolved, sizeof resolved, "%s/%s", buf, target);
+                buf[start] = first;
+            }
+            if (w < 0 || static_cast<size_t>(w) >= sizeof resolved)
+                return init_fail(e, ENAMETOOLONG, "symlink `%s` inside the rootfs", buf);
+            if (make_in_root_at(os, rootfd, resolved, last && file, depth + 1, e) < 0) return -1;
+            next = os.openat2(rootfd, relative(buf), O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
         }
+        if (next < 0) return init_fail(e, errno, "open `%s` inside the rootfs", buf);
+        parent_fd.reset(next);
         buf[i] = saved;
         while (buf[i] == '/') ++i;
     }
     return 0;
+}
+
+int make_in_root(Os& os, int rootfd, const char* path, bool file, InitError* e) noexcept {
+    return make_in_root_at(os, rootfd, path, file, 0, e);
 }
 
 int prepare_rootfs(Os& os, const RootfsPlan& plan, InitError* e) noexcept {

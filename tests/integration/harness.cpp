@@ -194,6 +194,8 @@ static nlohmann::json default_config() {
 }
 
 Bundle::Bundle(std::vector<std::string> args, bool private_rootfs) : tmp_("kiln-it-bundle") {
+    // Reachable by the ids a user namespace maps root to.
+    chmod(tmp_.path().c_str(), 0755);
     rootfs_ = private_rootfs ? make_rootfs(tmp_.path()) : shared_rootfs();
     config = default_config();
     config["process"]["terminal"] = false;

@@ -224,8 +224,12 @@ TEST(Lifecycle, PauseAndResumeFreezeTheProcesses) {
     EXPECT_NE(again.code, 0);
     ASSERT_EQ(k({"resume", id}).code, 0);
     EXPECT_EQ(k.state(id)["status"], "running");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    EXPECT_GT(count(), a);
+    long b2 = count();
+    for (int i = 0; i < 200 && b2 <= a; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        b2 = count();
+    }
+    EXPECT_GT(b2, a) << "a resumed container runs again";
     EXPECT_NE(k({"resume", id}).code, 0) << "resume of a running container is an error";
     EXPECT_EQ(k({"delete", "--force", id}).code, 0);
     expect_no_leftovers(k, id);
