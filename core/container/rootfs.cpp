@@ -446,7 +446,15 @@ int prepare_rootfs(Os& os, const RootfsPlan& plan, InitError* e) noexcept {
         for (const auto& d : plan.devices)
             if (make_device(os, root.get(), d, plan.bind_devices, e) < 0) return -1;
     }
-    if (!plan.cwd.empty() && make_in_root(os, root.get(), plan.cwd.c_str(), false, e) < 0) return -1;
+    if (!plan.cwd.empty() && make_in_root(os, root.get(), plan.cwd.c_str(), false, e) < 0) {
+        // Say which field led here: "process.cwd: open `/proc/self/fd/7` inside the rootfs: ...".
+        static const char prefix[] = "process.cwd: ";
+        size_t len = strnlen(e->message, sizeof e->message - sizeof prefix);
+        memmove(e->message + sizeof prefix - 1, e->message, len);
+        memcpy(e->message, prefix, sizeof prefix - 1);
+        e->message[len + sizeof prefix - 1] = 0;
+        return -1;
+    }
     return 0;
 }
 
