@@ -253,7 +253,6 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
         // Read-write so that opening never blocks; init reads its start byte from it.
         fifo = open_file(fifo_path, O_RDWR);
         plan.start_fd = fifo.get();
-        plan.close_after_clone.push_back(dir.lock_fd());
         open_joined_namespaces(plan.ns, spec);
 
         LaunchCallbacks cb;
@@ -480,7 +479,6 @@ pid_t Runtime::exec(const std::string& id, const ExecOptions& o) {
     ExecTarget target;
     target.pidfd = init.pidfd.get();
     target.join_flags = namespaces_to_join(r.pid);
-    target.close_fd = dir.lock_fd();
     if (o.console_fd >= 0) {
         target.console_socket = o.console_fd;
     } else if (!o.console_socket.empty()) {

@@ -144,24 +144,38 @@ int init_body(const InitPlan& plan, int sync_fd, InitError* e) noexcept {
 
 void init_main(const InitPlan& plan, int sync_fd) noexcept {
     InitError e;
-    for (int fd : plan.close_after_clone) ::close(fd);
     init_body(plan, sync_fd, &e);
     report_and_exit(sync_fd, e);
 }
 
-void exec_main(const ProcessPlan& p, int pidfd, int join_flags, int console_socket, int close_fd,
-               int sync_fd) noexcept {
+void exec_main(const ExecPlan& plan, int sync_fd) noexcept {
+    const ProcessPlan& p = plan.process;
+    int pidfd = plan.pidfd;
+    int join_flags = plan.join_flags;
+    int console_socket = plan.console_socket;
     InitError e;
-    if (close_fd >= 0) ::close(close_fd);
-    if (expect(sync_fd, SyncType::go, nullptr, 0, &e) < 0) report_and_exit(sync_fd, e);
-    // pid and time were joined by the runtime before the clone (they apply to children).
-    int flags = join_flags & ~(CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */);
-    if (flags && ::setns(pidfd, flags) < 0) {
-        init_fail(&e, errno, "setns into the container's namespaces 0x%x", flags);
+    // Every namespace of the container at once (the kernel joins the user namespace first).
+    if (join_flags && ::setns(pidfd, join_flags) < 0) {
+        init_fail(&e, errno, "setns into the container's namespaces 0x%x", join_flags);
         report_and_exit(sync_fd, e);
     }
     ::close(pidfd);
-    if ((flags & CLONE_NEWUSER) && become_root(&e) < 0) report_and_exit(sync_fd, e);
+    // pid and time namespaces apply to children: the process that runs is a child, made the
+    // runtime's own (CLONE_PARENT) so that it can wait for it. Only this sealed program is ever
+    // seen inside the container's pid namespace.
+    if (join_flags & (CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */)) {
+        pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
+        if (pid < 0) {
+            init_fail(&e, errno, "clone into the container's pid namespace");
+            report_and_exit(sync_fd, e);
+        }
+        if (pid > 0) {
+            sync_send(sync_fd, SyncType::init_pid, 0, pid);
+            _exit(0);
+        }
+    }
+    if (expect(sync_fd, SyncType::go, nullptr, 0, &e) < 0) report_and_exit(sync_fd, e);
+    if ((join_flags & CLONE_NEWUSER) && become_root(&e) < 0) report_and_exit(sync_fd, e);
     if (p.terminal) {
         if (setup_terminal(p, console_socket, false, &e) < 0) report_and_exit(sync_fd, e);
     } else if (::setsid() < 0 && errno != EPERM) {
@@ -196,7 +210,6 @@ void exec_main(const ProcessPlan& p, int pidfd, int join_flags, int console_sock
 
 void stage1_main(const InitPlan& plan, int sync_fd) noexcept {
     InitError e;
-    for (int fd : plan.close_after_clone) ::close(fd);
     const NamespacePlan& ns = plan.ns;
     // A joined user namespace first: it decides what may be done with the others.
     for (const auto& j : ns.joins) {

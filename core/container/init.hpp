@@ -9,9 +9,8 @@ namespace kiln::container {
 
 [[noreturn]] void stage1_main(const InitPlan& plan, int sync_fd) noexcept;
 [[noreturn]] void init_main(const InitPlan& plan, int sync_fd) noexcept;
-// A process joining a running container (exec): the namespaces of `pidfd` in `join_flags`,
-// then the process setup init also does.
-[[noreturn]] void exec_main(const ProcessPlan& process, int pidfd, int join_flags, int console_socket,
-                            int close_fd, int sync_fd) noexcept;
+// A process joining a running container (exec): the namespaces of the plan's pidfd, then the
+// process setup init also does.
+[[noreturn]] void exec_main(const ExecPlan& plan, int sync_fd) noexcept;
 
 }  // namespace kiln::container

@@ -6,13 +6,15 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
-#include "core/container/init.hpp"
+#include "core/container/plan_codec.hpp"
+#include "core/container/sealed_init.hpp"
 #include "core/container/sync.hpp"
 #include "core/oci/names.hpp"
 #include "core/sys/error.hpp"
@@ -124,16 +126,42 @@ std::pair<Fd, Fd> sync_pair() {
     return {Fd(sv[0]), Fd(sv[1])};
 }
 
-pid_t clone_child(uint64_t flags) {
+// Clones a child (with `flags` namespaces) that execs kiln-init from its sealed memfd in `mode`,
+// keeping `keep` open across the exec. Between clone and exec the child only makes system calls
+// on what was prepared here.
+// With a new user namespace the child first waits for its id maps and becomes root in it: after
+// an execve as an unmapped user it would have no capabilities there.
+pid_t spawn_init_program(uint64_t flags, const char* mode, int sync_fd, const std::vector<int>& keep) {
+    int program = sealed_init_fd();
+    char sync_arg[16];
+    snprintf(sync_arg, sizeof sync_arg, "%d", sync_fd);
+    char name[] = "kiln-init";
+    std::string mode_arg = mode;
+    char* argv[] = {name, mode_arg.data(), sync_arg, nullptr};
+    char* envp[] = {nullptr};
     struct clone_args args = {};
     args.flags = flags;
     args.exit_signal = SIGCHLD;
     long pid = sys::clone3(&args);
-    if (pid < 0) throw_sys("clone3", "flags 0x" + [&] {
+    if (pid < 0) {
         char b[20];
         snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(flags));
-        return std::string(b);
-    }());
+        throw_sys("clone3", std::string("flags 0x") + b);
+    }
+    if (pid == 0) {
+        if (flags & CLONE_NEWUSER) {
+            if (sync_expect(sync_fd, SyncType::maps_done) < 0) _exit(1);
+            if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0) {
+                const char msg[] = "setresuid 0 in the new user namespace: is root mapped in linux.uidMappings?";
+                sync_send(sync_fd, SyncType::error, errno, 0, msg, sizeof msg - 1);
+                _exit(1);
+            }
+        }
+        for (int fd : keep) ::fcntl(fd, F_SETFD, 0);
+        ::fcntl(sync_fd, F_SETFD, 0);
+        ::syscall(SYS_execveat, program, "", argv, envp, AT_EMPTY_PATH);
+        _exit(127);  // the runtime reads end-of-file instead of its first message
+    }
     return static_cast<pid_t>(pid);
 }
 
@@ -144,15 +172,16 @@ pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCal
     // In one stage clone3 makes every namespace but the cgroup one, which init unshares once it
     // is in its cgroup.
     uint64_t flags = plan.ns.two_stage ? 0 : static_cast<uint64_t>(plan.ns.new_flags & ~CLONE_NEWCGROUP);
-    pid_t pid = clone_child(flags);
-    if (pid == 0) {
-        ::close(runtime_end.get());
-        if (plan.ns.two_stage) stage1_main(plan, init_end.get());
-        init_main(plan, init_end.get());
-    }
+    std::string encoded = encode(plan);
+    pid_t pid = spawn_init_program(flags, "init", init_end.get(), plan.inherited_fds());
     ChildGuard child(pid);
     init_end.reset();
     int sock = runtime_end.get();
+    if (!plan.ns.two_stage && plan.ns.new_user()) {
+        write_id_maps(pid, plan.ns);
+        send(sock, SyncType::maps_done);
+    }
+    send(sock, SyncType::plan, encoded);
 
     if (plan.ns.two_stage) {
         if (plan.ns.new_user()) {
@@ -166,8 +195,6 @@ pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCal
         }
         child.reset(m.header.pid);
         pid = m.header.pid;
-    } else if (plan.ns.new_user()) {
-        write_id_maps(pid, plan.ns);
     }
 
     cgroup.add_process(pid);
@@ -195,19 +222,29 @@ pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCal
 
 pid_t launch_exec(const ProcessPlan& process, const ExecTarget& target, cgroups::Cgroup& cgroup,
                   const LaunchCallbacks& cb) {
-    // pid and time namespaces apply to children: join them here, before the clone.
-    int for_children = target.join_flags & (CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */);
-    if (for_children && ::setns(target.pidfd, for_children) < 0)
-        throw_sys("setns", "the container's pid/time namespaces");
     auto [runtime_end, child_end] = sync_pair();
-    pid_t pid = clone_child(0);
-    if (pid == 0) {
-        ::close(runtime_end.get());
-        exec_main(process, target.pidfd, target.join_flags, target.console_socket, target.close_fd, child_end.get());
-    }
+    ExecPlan plan;
+    plan.process = process;
+    plan.pidfd = target.pidfd;
+    plan.join_flags = target.join_flags;
+    plan.console_socket = target.console_socket;
+    std::string encoded = encode(plan);
+    std::vector<int> keep = {target.pidfd};
+    if (target.console_socket >= 0) keep.push_back(target.console_socket);
+    // Cloned in our own namespaces: kiln-init joins the container's, so that nothing but the
+    // sealed program is ever inside them.
+    pid_t pid = spawn_init_program(0, "exec", child_end.get(), keep);
     ChildGuard child(pid);
     child_end.reset();
     int sock = runtime_end.get();
+    send(sock, SyncType::plan, encoded);
+    if (target.join_flags & (CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */)) {
+        Message m = expect(sock, SyncType::init_pid, "joining the container's namespaces");
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        child.reset(m.header.pid);
+        pid = m.header.pid;
+    }
     cgroup.add_process(pid);
     send(sock, SyncType::go);
     for (;;) {
@@ -220,7 +257,7 @@ pid_t launch_exec(const ProcessPlan& process, const ExecTarget& target, cgroups:
         if (m.header.type == SyncType::error) fail_from(m);
         throw Error(Errc::internal, std::string("unexpected ") + sync_type_name(m.header.type) + " from exec");
     }
-    // End of file: execve succeeded (an init failure would have sent ERROR first).
+    // End of file: execve succeeded (a failure would have sent ERROR first).
     return child.release();
 }
 

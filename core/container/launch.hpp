@@ -22,16 +22,16 @@ struct LaunchCallbacks {
     std::function<void(Fd, pid_t)> seccomp_listener;
 };
 
-// Clones init (through a first stage when namespaces are joined by path), writes its id maps,
-// moves it into `cgroup` and drives it until it reports CREATED. Returns init's pid. On failure
-// init is killed and reaped, and the error carries init's own message.
+// Clones a child that execs kiln-init from its sealed memfd, sends it the plan, writes its id
+// maps (through a first stage when namespaces are joined by path), moves init into `cgroup`
+// and drives it until it reports CREATED. Returns init's pid. On failure init is killed and
+// reaped, and the error carries init's own message.
 pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCallbacks& callbacks);
 
 struct ExecTarget {
     int pidfd = -1;      // the container's init
     int join_flags = 0;  // CLONE_NEW* of the namespaces that differ from ours
     int console_socket = -1;
-    int close_fd = -1;  // the state lock, which the new process must not hold
 };
 
 // Starts `process` inside the container of `target`: joins its namespaces and cgroup, and returns

@@ -21,22 +21,6 @@
 
 namespace kiln::container {
 
-int init_fail(InitError* e, int err, const char* fmt, ...) noexcept {
-    e->err = err;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    if (err && n >= 0 && static_cast<size_t>(n) < sizeof e->message)
-        snprintf(e->message + n, sizeof e->message - n, ": %s", strerrordesc_np(err));
-    return -1;
-}
-
-bool NamespacePlan::new_user() const { return new_flags & CLONE_NEWUSER; }
-bool NamespacePlan::new_pid() const { return new_flags & CLONE_NEWPID; }
-bool NamespacePlan::new_mount() const { return new_flags & CLONE_NEWNS; }
-bool NamespacePlan::new_cgroup() const { return new_flags & CLONE_NEWCGROUP; }
-
 namespace {
 
 std::string absolute_in_container(const std::string& p) { return p.empty() || p[0] != '/' ? "/" + p : p; }
@@ -289,24 +273,6 @@ ProcessPlan build_process_plan(const oci::Process& p, const oci::Spec* spec) {
     }
     finalize_pointers(out);
     return out;
-}
-
-void finalize_pointers(ProcessPlan& p) {
-    p.argv.clear();
-    for (auto& a : p.args) p.argv.push_back(a.data());
-    p.argv.push_back(nullptr);
-    p.envp.clear();
-    for (auto& e : p.env) p.envp.push_back(e.data());
-    p.envp.push_back(nullptr);
-}
-
-void finalize_pointers(HookExec& h) {
-    h.argv.clear();
-    for (auto& a : h.args) h.argv.push_back(a.data());
-    h.argv.push_back(nullptr);
-    h.envp.clear();
-    for (auto& e : h.env) h.envp.push_back(e.data());
-    h.envp.push_back(nullptr);
 }
 
 static std::vector<HookExec> build_hooks(const std::vector<oci::Hook>& hooks, const char* name) {

@@ -1,6 +1,7 @@
-// The plan: everything the container's init (or an exec'd process) does after clone, worked out
-// beforehand in the runtime process. Between clone and exec nothing may allocate, lock or throw,
-// so init only reads this structure and makes system calls.
+// The plan: everything the container's init (or an exec'd process) does, worked out beforehand
+// in the runtime process. The runtime sends it, encoded (plan_codec.hpp), to the kiln-init
+// program, which runs from a sealed memfd; between clone and execve nothing allocates, and init
+// itself only makes system calls once the plan is decoded.
 #pragma once
 
 #include <sys/resource.h>
@@ -189,9 +190,16 @@ struct InitPlan {
     int console_socket = -1;
     int start_fd = -1;  // exec fifo: init reads one byte from it to start
     std::string session_keyring;  // a new session keyring of this name (runc's default)
-    // The runtime's own fds that init must close at once: the state lock (a flock held through
-    // an fd init inherited would outlive `create`).
-    std::vector<int> close_after_clone;
+    // fds the init program must inherit across its execve (they are close-on-exec in the runtime).
+    std::vector<int> inherited_fds() const;
+};
+
+// What a process joining a running container (exec) needs besides its ProcessPlan.
+struct ExecPlan {
+    ProcessPlan process;
+    int pidfd = -1;      // the container's init
+    int join_flags = 0;  // namespaces of init that differ from the runtime's
+    int console_socket = -1;
 };
 
 struct PlanInputs {

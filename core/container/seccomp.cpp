@@ -348,18 +348,6 @@ SeccompProgram compile_seccomp(const oci::Seccomp& seccomp) {
     return program;
 }
 
-int load_seccomp(const SeccompProgram& program) noexcept {
-    if (program.filter.empty() || program.filter.size() > BPF_MAXINSNS) return -EINVAL;
-    struct sock_fprog fprog = {};
-    fprog.len = static_cast<unsigned short>(program.filter.size());
-    fprog.filter = const_cast<struct sock_filter*>(program.filter.data());
-    // Either no_new_privs or CAP_SYS_ADMIN is needed here: that is for the caller to arrange. A
-    // flag the kernel refuses is an error, never retried without it (crun does retry).
-    int rc = sys::seccomp(SECCOMP_SET_MODE_FILTER, program.flags, &fprog);
-    if (rc < 0) return -errno;
-    return (program.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) ? rc : 0;
-}
-
 std::vector<std::string> seccomp_known_actions() { return sorted_names(kActions); }
 
 std::vector<std::string> seccomp_known_operators() { return sorted_names(kOperators); }

@@ -57,6 +57,7 @@ const char* sync_type_name(SyncType type) noexcept {
         case SyncType::want_maps: return "WANT_MAPS";
         case SyncType::maps_done: return "MAPS_DONE";
         case SyncType::init_pid: return "INIT_PID";
+        case SyncType::plan: return "PLAN";
     }
     return "?";
 }

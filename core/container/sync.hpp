@@ -1,10 +1,12 @@
 // The protocol between the runtime process and the container's init over a SOCK_SEQPACKET
 // socketpair. Each message is a SyncHeader followed by `len` payload bytes.
 //
-//  runtime (create, run)                          init
+//  runtime (create, run)                          init (kiln-init, exec'd from a sealed memfd)
 //  ─────────────────────                          ────
-//  clone3(new namespaces) ──────────────────────> blocks in sync_recv
-//  write uid_map / gid_map, join the cgroups
+//  clone3(new namespaces) ──────────────────────> (new user namespace: waits for its maps)
+//  write uid_map / gid_map; MAPS_DONE ──────────> setresuid(0), execveat(kiln-init)
+//  PLAN (the encoded InitPlan) ─────────────────> decodes it, blocks in sync_recv
+//  join the cgroups
 //  GO [state JSON for init's hooks] ────────────> unshare(cgroup ns), hostname, mounts, devices
 //                                   <──────────── RUNTIME_HOOKS   (only with prestart/createRuntime)
 //  run prestart, createRuntime hooks
@@ -28,8 +30,10 @@
 //                                   <──────────── INIT_PID(pid); stage 1 exits
 //  ... then as above with init.
 //
-// `exec` uses the same socket: GO once the process is in the cgroup, then the socket closes on
-// execve (O_CLOEXEC), or ERROR arrives.
+// `exec` uses the same socket. The runtime clones a child in its own namespaces, which execs
+// kiln-init; PLAN; kiln-init joins the container's namespaces (into a pid namespace through a
+// CLONE_PARENT child of its own, whose pid comes back in INIT_PID); GO once that process is in
+// the cgroup; then the socket closes on execve (O_CLOEXEC), or ERROR arrives.
 #pragma once
 
 #include <cstddef>
@@ -47,6 +51,7 @@ enum class SyncType : uint32_t {
     want_maps,
     maps_done,
     init_pid,
+    plan,
 };
 
 struct SyncHeader {

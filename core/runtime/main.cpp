@@ -7,13 +7,10 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-#include "core/container/cloned_binary.hpp"
 #include "core/oci/spec.hpp"
 #include "core/runtime/cli.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/log.hpp"
-
-extern char** environ;
 
 namespace kiln::runtime {
 namespace {
@@ -75,35 +72,12 @@ std::vector<std::string> normalize(int argc, char** argv) {
     return out;
 }
 
-// The verb, skipping global options and their values.
-std::string verb_of(const std::vector<std::string>& args) {
-    for (size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a == "--root" || a == "--log" || a == "--log-format" || a == "--criu" || a == "--rootless") {
-            ++i;
-            continue;
-        }
-        if (!a.empty() && a[0] != '-') return a;
-    }
-    return "";
-}
-
 }  // namespace
 
 container::Runtime Globals::open() const { return container::Runtime(root); }
 
 int main(int argc, char** argv) {
     std::vector<std::string> args = normalize(argc, argv);
-    std::string verb = verb_of(args);
-    // Whatever will run inside a container's namespaces must not be the binary on disk.
-    if (verb == "create" || verb == "run" || verb == "exec") {
-        try {
-            container::ensure_cloned_binary(argv, environ);
-        } catch (const Error& e) {
-            fprintf(stderr, "kiln-runtime: %s\n", e.what());
-            return 1;
-        }
-    }
 
     CLI::App app{"kiln-runtime: run containers from OCI bundles (runc-compatible)", "kiln-runtime"};
     app.require_subcommand(0, 1);

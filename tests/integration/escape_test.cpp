@@ -1,4 +1,4 @@
-// Guards against the known escape classes: the runtime runs from a sealed memfd copy of itself
+// Guards against the known escape classes: what enters a container runs from a sealed memfd
 // (CVE-2019-5736), none of its fds reach the container and the working directory must be inside
 // it (CVE-2024-21626), mount targets and masked paths cannot lead out of the rootfs.
 #include <fcntl.h>
@@ -13,16 +13,16 @@ namespace kiln::testing {
 namespace {
 namespace fs = std::filesystem;
 
-TEST(Escape, InitRunsFromASealedCopyOfTheRuntime) {
+TEST(Escape, InitRunsFromASealedMemfd) {
     KILN_REQUIRE_ROOT();
     Kiln k;
     Bundle b({"true"});
     std::string id = unique_id();
     ASSERT_EQ(k({"create", "--bundle", b.dir(), id}).code, 0);
     int pid = k.state(id)["pid"];
-    // Before start, init is still the runtime: its executable must be the memfd, not the file.
+    // Before start, init is kiln's: its executable must be the sealed memfd, not a host file.
     std::string exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe").string();
-    EXPECT_EQ(exe.rfind("/memfd:kiln-runtime", 0), 0u) << exe;
+    EXPECT_EQ(exe.rfind("/memfd:kiln-init", 0), 0u) << exe;
     int fd = open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0);
     int seals = fcntl(fd, F_GET_SEALS);
@@ -36,6 +36,26 @@ TEST(Escape, InitRunsFromASealedCopyOfTheRuntime) {
         close(w);
     }
     EXPECT_EQ(k({"delete", "--force", id}).code, 0);
+    expect_no_leftovers(k, id);
+}
+
+TEST(Escape, ExecNeverShowsTheHostBinaryInsideTheContainer) {
+    KILN_REQUIRE_ROOT();
+    Kiln k;
+    // The container watches every process that appears in its pid namespace and records what
+    // executable it runs, while the runtime execs into it again and again.
+    Bundle b({"sh", "-c",
+              "while :; do for e in /proc/[0-9]*/exe; do readlink $e; done; done 2>/dev/null | "
+              "grep -v -e busybox -e memfd:kiln-init > /tmp/seen"},
+             true);
+    std::string id = unique_id();
+    ASSERT_EQ(k({"run", "-d", "--bundle", b.dir(), id}).code, 0);
+    for (int i = 0; i < 40; ++i) ASSERT_EQ(k({"exec", id, "true"}).code, 0);
+    EXPECT_EQ(k({"delete", "--force", id}).code, 0);
+    std::ifstream seen(b.rootfs() + "/tmp/seen");
+    std::string line, all;
+    while (std::getline(seen, line)) all += line + "\n";
+    EXPECT_EQ(all, "") << "executables seen in the container besides its own and kiln-init";
     expect_no_leftovers(k, id);
 }
 
