@@ -32,11 +32,6 @@ std::string clean(const std::string& path, const std::string& field) {
     return out;
 }
 
-std::string parent_of(const std::string& path) {
-    auto slash = path.find_last_of('/');
-    return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
-}
-
 // The controller table: which spec resources go to which controller, under which v1 and v2
 // names. The devices controller of v2 is a BPF program on any cgroup2 directory.
 struct ControllerEntry {
@@ -88,7 +83,9 @@ Cgroup::Cgroup(Layout layout, const std::string& cgroups_path, const std::string
             std::string key = h.version == Version::v2 ? "" : h.proc_key;
             for (const auto& [k, p] : self)
                 if (k == key) base = p;
-            if (h.root != "/" && base.rfind(h.root, 0) == 0) base = base.substr(h.root.size());
+            bool under_root = base.rfind(h.root, 0) == 0 &&
+                              (base.size() == h.root.size() || base[h.root.size()] == '/');
+            if (h.root != "/" && under_root) base = base.substr(h.root.size());
             base = clean(base, field);
         }
         std::string r = base + rel;
@@ -162,7 +159,11 @@ void Cgroup::enable_v2_controller(const Dir& dir, const std::string& controller)
     levels.pop_back();
     for (const auto& level : levels) {
         std::string file = level + "/cgroup.subtree_control";
-        std::string enabled = read_file(file);
+        auto enabled_text = read_file_if_exists(file);
+        if (!enabled_text)
+            throw Error(Errc::failed_precondition,
+                        "cannot delegate the " + controller + " controller: " + file + " does not exist");
+        std::string enabled = *enabled_text;
         std::istringstream words(enabled);
         std::string w;
         bool on = false;

@@ -60,7 +60,8 @@ Layout detect_layout(const std::vector<MountInfo>& mounts) {
             bool dup = std::any_of(layout.hierarchies.begin(), layout.hierarchies.end(),
                                    [&](const Hierarchy& o) { return o.version == Version::v1 && o.controllers == h.controllers && o.name == h.name; });
             if (dup) continue;
-            std::sort(keys.begin(), keys.end());
+            // /proc/<pid>/cgroup names a hierarchy by its controllers in the kernel's order,
+            // which is the order of the mount options.
             for (size_t i = 0; i < keys.size(); ++i) h.proc_key += (i ? "," : "") + keys[i];
             layout.hierarchies.push_back(std::move(h));
             any_v1 = true;

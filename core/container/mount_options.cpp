@@ -113,11 +113,24 @@ MountOptions parse_mount_options(const std::vector<std::string>& options, const 
                 out.propagation.push_back(p.flags);
                 matched = true;
             }
-        for (const auto& r : kRecursive)
-            if (r.name == o) {
-                (r.clear ? out.attr_clr : out.attr_set) |= r.attr;
-                matched = true;
+        for (const auto& r : kRecursive) {
+            if (r.name != o) continue;
+            matched = true;
+            bool atime = r.name.find("atime") != std::string_view::npos && r.name.find("diratime") == std::string_view::npos;
+            if (atime) {
+                // The atime mode is one field: mount_setattr changes it only with the whole
+                // field in attr_clr, and takes the new mode from attr_set (relatime is 0).
+                out.attr_clr |= MOUNT_ATTR__ATIME;
+                out.attr_set &= ~static_cast<uint64_t>(MOUNT_ATTR__ATIME);
+                if (!r.clear) out.attr_set |= r.attr;
+            } else if (r.clear) {
+                out.attr_clr |= r.attr;
+                out.attr_set &= ~r.attr;
+            } else {
+                out.attr_set |= r.attr;
+                out.attr_clr &= ~r.attr;
             }
+        }
         if (o == "idmap" || o == "ridmap") {
             out.idmap = true;
             out.idmap_recursive = o == "ridmap";

@@ -1,6 +1,8 @@
 // Parser for /proc/<pid>/mountinfo.
 #include "core/sys/mountinfo.hpp"
 
+#include <charconv>
+
 #include "core/sys/error.hpp"
 #include "core/sys/file.hpp"
 
@@ -53,8 +55,15 @@ std::vector<MountInfo> parse_mountinfo(std::string_view text) {
         if (f.size() < 10 || sep == 0 || sep + 3 > f.size())
             throw Error(Errc::internal, "malformed mountinfo line: " + std::string(line));
         MountInfo m;
-        m.id = std::stoi(std::string(f[0]));
-        m.parent = std::stoi(std::string(f[1]));
+        auto number = [&](std::string_view field) {
+            int v = 0;
+            auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+            if (ec != std::errc() || end != field.data() + field.size())
+                throw Error(Errc::internal, "malformed mountinfo line: " + std::string(line));
+            return v;
+        };
+        m.id = number(f[0]);
+        m.parent = number(f[1]);
         m.root = unescape_mount_field(f[3]);
         m.mount_point = unescape_mount_field(f[4]);
         m.options = std::string(f[5]);

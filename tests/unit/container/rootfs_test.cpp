@@ -417,7 +417,7 @@ TEST_F(RootfsTest, FailingPropagationNamesTheCall) {
     os.fail = [](const Call& c) { return c.name == "mount" && c.path == "/" ? EPERM : 0; };
     EXPECT_EQ(prepare(), -1);
     EXPECT_EQ(error.err, EPERM);
-    EXPECT_STREQ(error.message, "set propagation 0x44000 on `/`: Operation not permitted");
+    EXPECT_STREQ(error.message, "set propagation 0x84000 on `/`: Operation not permitted");
 }
 
 TEST_F(RootfsTest, TargetsAreOpenedInsideTheRootAndMountedThroughProcSelfFd) {
@@ -732,9 +732,18 @@ TEST_F(RootfsTest, EnterPivotsOntoItselfAndDetachesTheOldRoot) {
 TEST_F(RootfsTest, EnterAppliesRootfsPropagationLast) {
     plan.final_propagation = MS_SHARED | MS_REC;
     ASSERT_EQ(enter_rootfs(os, plan, &error), 0) << error.message;
-    ASSERT_EQ(os.calls.back().name, "mount");
-    EXPECT_EQ(os.calls.back().path, "/");
-    EXPECT_EQ(os.calls.back().flags, static_cast<uint64_t>(MS_SHARED | MS_REC));
+    auto m = os.mounts();
+    ASSERT_EQ(m.size(), 2u) << os.trace();
+    EXPECT_EQ(m[1].path, "/");
+    EXPECT_EQ(m[1].flags, static_cast<uint64_t>(MS_SHARED | MS_REC));
+    // After the old root is gone and we stand in the new one.
+    EXPECT_EQ(os.named("chdir").back().path, "/");
+    size_t chdir_at = 0, last_mount_at = 0;
+    for (size_t i = 0; i < os.calls.size(); ++i) {
+        if (os.calls[i].name == "chdir") chdir_at = i;
+        if (os.calls[i].name == "mount") last_mount_at = i;
+    }
+    EXPECT_GT(last_mount_at, chdir_at);
 }
 
 TEST_F(RootfsTest, EnterWithoutPivotMovesTheRootfsAndChroots) {
