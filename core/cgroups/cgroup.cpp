@@ -1,6 +1,7 @@
 // A container's cgroup across the hierarchies of a v1, v2 or hybrid host.
 #include "core/cgroups/cgroup.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -203,6 +204,18 @@ void Cgroup::apply(const oci::Resources& r) {
 void Cgroup::add_process(pid_t pid) {
     std::string value = std::to_string(pid);
     for (const auto& d : dirs_) write_existing(d.path + "/cgroup.procs", value);
+}
+
+Cgroup::JoinFds Cgroup::open_for_join() const {
+    JoinFds out;
+    for (const auto& d : dirs_) {
+        if (layout_.hierarchies[d.hierarchy].version == Version::v2) {
+            out.v2_dir = open_file(d.path, O_RDONLY | O_DIRECTORY);
+        } else {
+            out.v1_tasks.push_back(open_file(d.path + "/tasks", O_WRONLY));
+        }
+    }
+    return out;
 }
 
 void Cgroup::freeze() {

@@ -10,6 +10,7 @@
 
 #include "core/cgroups/layout.hpp"
 #include "core/oci/spec.hpp"
+#include "core/sys/fd.hpp"
 
 namespace kiln::cgroups {
 
@@ -36,6 +37,17 @@ public:
     void apply(const oci::Resources& resources);
     // Moves `pid` into the cgroup in every hierarchy.
     void add_process(pid_t pid);
+
+    // For a child that joins by itself, without the runtime moving it: moving another process
+    // takes the kernel's threadgroup lock for writing, which waits out an RCU grace period
+    // (10-20 ms here, on a quarter of container starts). A task writing "0" to a v1 `tasks`
+    // file moves only itself and skips that lock; in v2 clone3(CLONE_INTO_CGROUP) places the
+    // child at fork time.
+    struct JoinFds {
+        std::vector<Fd> v1_tasks;  // opened for writing, one per v1 hierarchy
+        Fd v2_dir;                 // the v2 directory, for CLONE_INTO_CGROUP
+    };
+    JoinFds open_for_join() const;
 
     void freeze();
     void thaw();

@@ -129,38 +129,61 @@ std::pair<Fd, Fd> sync_pair() {
 // Clones a child (with `flags` namespaces) that execs kiln-init from its sealed memfd in `mode`,
 // keeping `keep` open across the exec. Between clone and exec the child only makes system calls
 // on what was prepared here.
-// With a new user namespace the child first waits for its id maps and becomes root in it: after
-// an execve as an unmapped user it would have no capabilities there.
-pid_t spawn_init_program(uint64_t flags, const char* mode, int sync_fd, const std::vector<int>& keep) {
+// What the child does between clone and execve, all prepared by the runtime: with a new user
+// namespace it first waits for its id maps and becomes root in it (after an execve as an
+// unmapped user it would have no capabilities there); it joins the container's cgroups itself
+// (see Cgroup::JoinFds); and it keeps `keep` open across the execve of kiln-init.
+struct Spawn {
+    uint64_t flags = 0;
+    const char* mode = "init";
+    int sync_fd = -1;
+    std::vector<int> keep;
+    const cgroups::Cgroup::JoinFds* cgroup = nullptr;
+};
+
+[[noreturn]] void child_fail(int sync_fd, const char* what) noexcept {
+    char msg[256];
+    int err = errno;
+    int n = snprintf(msg, sizeof msg, "%s: %s", what, strerrordesc_np(err));
+    sync_send(sync_fd, SyncType::error, err, 0, msg, n > 0 ? static_cast<size_t>(n) : 0);
+    _exit(1);
+}
+
+pid_t spawn_init_program(const Spawn& spawn) {
     int program = sealed_init_fd();
+    int sync_fd = spawn.sync_fd;
     char sync_arg[16];
     snprintf(sync_arg, sizeof sync_arg, "%d", sync_fd);
     char name[] = "kiln-init";
-    std::string mode_arg = mode;
+    std::string mode_arg = spawn.mode;
     char* argv[] = {name, mode_arg.data(), sync_arg, nullptr};
     char* envp[] = {nullptr};
     struct clone_args args = {};
-    args.flags = flags;
+    args.flags = spawn.flags;
     args.exit_signal = SIGCHLD;
+    if (spawn.cgroup && spawn.cgroup->v2_dir) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(spawn.cgroup->v2_dir.get());
+    }
     long pid = sys::clone3(&args);
     if (pid < 0) {
         char b[20];
-        snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(flags));
+        snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(args.flags));
         throw_sys("clone3", std::string("flags 0x") + b);
     }
     if (pid == 0) {
-        if (flags & CLONE_NEWUSER) {
+        if (spawn.flags & CLONE_NEWUSER) {
             if (sync_expect(sync_fd, SyncType::maps_done) < 0) _exit(1);
-            if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0) {
-                const char msg[] = "setresuid 0 in the new user namespace: is root mapped in linux.uidMappings?";
-                sync_send(sync_fd, SyncType::error, errno, 0, msg, sizeof msg - 1);
-                _exit(1);
-            }
+            if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
+                child_fail(sync_fd, "setresuid 0 in the new user namespace (is root in linux.uidMappings?)");
         }
-        for (int fd : keep) ::fcntl(fd, F_SETFD, 0);
+        if (spawn.cgroup)
+            for (const auto& tasks : spawn.cgroup->v1_tasks)
+                if (::write(tasks.get(), "0", 1) < 0) child_fail(sync_fd, "join the container's cgroup");
+        for (int fd : spawn.keep) ::fcntl(fd, F_SETFD, 0);
         ::fcntl(sync_fd, F_SETFD, 0);
         ::syscall(SYS_execveat, program, "", argv, envp, AT_EMPTY_PATH);
-        _exit(127);  // the runtime reads end-of-file instead of its first message
+        child_fail(sync_fd, "execveat kiln-init");
     }
     return static_cast<pid_t>(pid);
 }
@@ -173,7 +196,14 @@ pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCal
     // is in its cgroup.
     uint64_t flags = plan.ns.two_stage ? 0 : static_cast<uint64_t>(plan.ns.new_flags & ~CLONE_NEWCGROUP);
     std::string encoded = encode(plan);
-    pid_t pid = spawn_init_program(flags, "init", init_end.get(), plan.inherited_fds());
+    cgroups::Cgroup::JoinFds join = cgroup.open_for_join();
+    Spawn spawn;
+    spawn.flags = flags;
+    spawn.mode = "init";
+    spawn.sync_fd = init_end.get();
+    spawn.keep = plan.inherited_fds();
+    spawn.cgroup = &join;
+    pid_t pid = spawn_init_program(spawn);
     ChildGuard child(pid);
     init_end.reset();
     int sock = runtime_end.get();
@@ -197,7 +227,6 @@ pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCal
         pid = m.header.pid;
     }
 
-    cgroup.add_process(pid);
     send(sock, SyncType::go, plan.hook_state.empty() || !cb.init_hook_state ? "" : cb.init_hook_state(pid));
     for (;;) {
         Message m;
@@ -229,11 +258,16 @@ pid_t launch_exec(const ProcessPlan& process, const ExecTarget& target, cgroups:
     plan.join_flags = target.join_flags;
     plan.console_socket = target.console_socket;
     std::string encoded = encode(plan);
-    std::vector<int> keep = {target.pidfd};
-    if (target.console_socket >= 0) keep.push_back(target.console_socket);
+    cgroups::Cgroup::JoinFds join = cgroup.open_for_join();
+    Spawn spawn;
+    spawn.mode = "exec";
+    spawn.sync_fd = child_end.get();
+    spawn.keep = {target.pidfd};
+    if (target.console_socket >= 0) spawn.keep.push_back(target.console_socket);
+    spawn.cgroup = &join;
     // Cloned in our own namespaces: kiln-init joins the container's, so that nothing but the
     // sealed program is ever inside them.
-    pid_t pid = spawn_init_program(0, "exec", child_end.get(), keep);
+    pid_t pid = spawn_init_program(spawn);
     ChildGuard child(pid);
     child_end.reset();
     int sock = runtime_end.get();
@@ -245,7 +279,6 @@ pid_t launch_exec(const ProcessPlan& process, const ExecTarget& target, cgroups:
         child.reset(m.header.pid);
         pid = m.header.pid;
     }
-    cgroup.add_process(pid);
     send(sock, SyncType::go);
     for (;;) {
         Message m;

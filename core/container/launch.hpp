@@ -22,9 +22,9 @@ struct LaunchCallbacks {
     std::function<void(Fd, pid_t)> seccomp_listener;
 };
 
-// Clones a child that execs kiln-init from its sealed memfd, sends it the plan, writes its id
-// maps (through a first stage when namespaces are joined by path), moves init into `cgroup`
-// and drives it until it reports CREATED. Returns init's pid. On failure init is killed and
+// Clones a child that joins `cgroup` and execs kiln-init from its sealed memfd, sends it the
+// plan, writes its id maps (through a first stage when namespaces are joined by path) and
+// drives init until it reports CREATED. Returns init's pid. On failure init is killed and
 // reaped, and the error carries init's own message.
 pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCallbacks& callbacks);
 
@@ -34,7 +34,7 @@ struct ExecTarget {
     int console_socket = -1;
 };
 
-// Starts `process` inside the container of `target`: joins its namespaces and cgroup, and returns
+// Starts `process` inside the container of `target`, in its namespaces and `cgroup`, and returns
 // the new process's pid once it has called execve.
 pid_t launch_exec(const ProcessPlan& process, const ExecTarget& target, cgroups::Cgroup& cgroup,
                   const LaunchCallbacks& callbacks);

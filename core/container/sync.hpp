@@ -3,10 +3,10 @@
 //
 //  runtime (create, run)                          init (kiln-init, exec'd from a sealed memfd)
 //  ─────────────────────                          ────
-//  clone3(new namespaces) ──────────────────────> (new user namespace: waits for its maps)
-//  write uid_map / gid_map; MAPS_DONE ──────────> setresuid(0), execveat(kiln-init)
+//  clone3(new namespaces, INTO_CGROUP v2) ──────> (new user namespace: waits for its maps)
+//  write uid_map / gid_map; MAPS_DONE ──────────> setresuid(0); joins its v1 cgroups ("0" into
+//                                                 each `tasks`); execveat(kiln-init)
 //  PLAN (the encoded InitPlan) ─────────────────> decodes it, blocks in sync_recv
-//  join the cgroups
 //  GO [state JSON for init's hooks] ────────────> unshare(cgroup ns), hostname, mounts, devices
 //                                   <──────────── RUNTIME_HOOKS   (only with prestart/createRuntime)
 //  run prestart, createRuntime hooks
@@ -23,7 +23,8 @@
 //
 // With namespaces joined by path, a first stage joins them before creating the rest:
 //
-//  clone3() ────────────────────────────────────> stage 1: setns(joined), unshare(user)
+//  clone3() ────────────────────────────────────> stage 1 (joins the cgroups, execs kiln-init):
+//                                                 setns(joined), unshare(user)
 //                                   <──────────── WANT_MAPS (new user namespace only)
 //  write uid_map / gid_map; MAPS_DONE ──────────> unshare(the others), unshare(pid, time),
 //                                                 time offsets, clone(CLONE_PARENT) init
