@@ -72,6 +72,19 @@ std::vector<std::string> normalize(int argc, char** argv) {
     return out;
 }
 
+// The verb: the first word that is neither a global option nor its value.
+std::string verb_of(const std::vector<std::string>& args) {
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--root" || a == "--log" || a == "--log-format" || a == "--criu" || a == "--rootless") {
+            ++i;
+            continue;
+        }
+        if (!a.empty() && a[0] != '-') return a;
+    }
+    return "";
+}
+
 }  // namespace
 
 container::Runtime Globals::open() const { return container::Runtime(root); }
@@ -108,19 +121,24 @@ int main(int argc, char** argv) {
                         "--systemd-cgroup: systemd cgroup management is not supported; use the cgroupfs manager");
     });
 
-    add_create(app, g);
-    add_start(app, g);
-    add_run(app, g);
-    add_state(app, g);
-    add_kill(app, g);
-    add_delete(app, g);
-    add_exec(app, g);
-    add_list(app, g);
-    add_ps(app, g);
-    add_pause(app, g);
-    add_update(app, g);
-    add_features(app, g);
-    add_spec(app, g);
+    // Building every verb's options costs more than a container's cgroups: only the verb asked
+    // for is registered, all of them when it is unknown (for help and the error).
+    static const std::pair<const char*, void (*)(CLI::App&, Globals&)> verbs[] = {
+        {"create", add_create}, {"start", add_start},   {"run", add_run},     {"state", add_state},
+        {"kill", add_kill},     {"delete", add_delete}, {"exec", add_exec},   {"list", add_list},
+        {"ps", add_ps},         {"pause", add_pause},   {"resume", add_pause}, {"update", add_update},
+        {"features", add_features}, {"spec", add_spec},
+    };
+    std::string verb = verb_of(args);
+    bool known = false;
+    for (const auto& [name, add] : verbs)
+        if (verb == name) {
+            add(app, g);
+            known = true;
+        }
+    if (!known)
+        for (const auto& [name, add] : verbs)
+            if (std::string_view(name) != "resume") add(app, g);
 
     try {
         std::reverse(args.begin(), args.end());
