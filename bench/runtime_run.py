@@ -12,6 +12,7 @@ Also measured, in separate passes: create and start latency (create returning, t
 returning) and peak RSS (max resident set of the runtime and its waited-for children).
 
 Usage: bench/runtime_run.py --runtime build/core/kiln-runtime [--runs 100] [--markdown]
+           [--wrapper build/bench/private_mounts]
 """
 import argparse
 import json
@@ -24,8 +25,7 @@ import sys
 import tempfile
 import time
 
-WRAPPER = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-           'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"', "sh"]
+WRAPPER = []  # set in main(): build/bench/private_mounts, or --wrapper
 
 
 def make_bundle(root):
@@ -73,7 +73,11 @@ def main():
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--wrapper", help="the private-mount-namespace wrapper (default: next to --runtime's build)")
     args = ap.parse_args()
+    wrapper = args.wrapper or os.path.join(os.path.dirname(os.path.abspath(args.runtime)), "..", "bench",
+                                           "private_mounts")
+    WRAPPER[:] = [os.path.abspath(wrapper)]
     if os.geteuid() != 0:
         sys.exit("runtime_run.py: needs root")
 
@@ -135,8 +139,8 @@ def main():
     cpu = {n: statistics.median(cpus[n]) for n in names}
     ms = lambda s: f"{s * 1000:.2f}"
     if args.markdown:
-        print(f"{args.runs} interleaved runs each, under the same wrapper (private mount namespace without "
-              f"/sys/fs/cgroup/unified).\n")
+        print(f"{args.runs} interleaved runs each, under the same wrapper (bench/private_mounts: a private mount "
+              f"namespace without /sys/fs/cgroup/unified).\n")
         print("| contender | median wall ms | p90 wall ms | median CPU ms | create ms | start ms | peak RSS KiB |")
         print("|---|---|---|---|---|---|---|")
         for n in names:

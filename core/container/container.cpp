@@ -285,6 +285,7 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
         r.owner = ::getuid();
         dir.write(r);
         dir_kept = true;
+        specs_[o.id] = spec;
         if (!o.pid_file.empty()) {
             try {
                 atomic_write(o.pid_file, std::to_string(pid), false, 0644);
@@ -329,7 +330,7 @@ void Runtime::start(const std::string& id) {
     if (::write(w.get(), "0", 1) != 1) throw_sys("write", fifo);
     w.reset();
     ::unlink(fifo.c_str());
-    oci::Spec spec = config(id);
+    const oci::Spec& spec = config(id);
     if (spec.hooks && !spec.hooks->poststart.empty())
         run_hooks_warn(spec.hooks->poststart, "poststart", state_json(id, "running", r.pid, r.bundle, r.annotations));
 }
@@ -389,16 +390,14 @@ void Runtime::destroy(ContainerDir& dir, const Record& r) {
     }
     cg.destroy();
     if (!r.cgroup_parent.empty()) cg.destroy_parent_if_empty(r.cgroup_parent);
-    auto text = read_file_if_exists(dir.file("config.json"));
-    if (text) {
-        try {
-            oci::Spec spec = oci::parse_spec(*text);
-            if (spec.hooks && !spec.hooks->poststop.empty())
-                run_hooks_warn(spec.hooks->poststop, "poststop", state_json(r.id, "stopped", 0, r.bundle, r.annotations));
-        } catch (const Error& e) {
-            log::warn("poststop hooks of \"" + r.id + "\" not run: " + e.what());
-        }
+    try {
+        const oci::Spec& spec = config(r.id);
+        if (spec.hooks && !spec.hooks->poststop.empty())
+            run_hooks_warn(spec.hooks->poststop, "poststop", state_json(r.id, "stopped", 0, r.bundle, r.annotations));
+    } catch (const Error& e) {
+        log::warn("poststop hooks of \"" + r.id + "\" not run: " + e.what());
     }
+    specs_.erase(r.id);
     dir.remove();
 }
 
@@ -450,11 +449,13 @@ void Runtime::update(const std::string& id, const oci::Resources& resources) {
     cgroup_of(r).apply(resources);
 }
 
-oci::Spec Runtime::config(const std::string& id) {
+const oci::Spec& Runtime::config(const std::string& id) {
+    auto it = specs_.find(id);
+    if (it != specs_.end()) return it->second;
     std::string path = store_.root() + "/" + id + "/config.json";
     auto text = read_file_if_exists(path);
     if (!text) not_found("container \"" + id + "\" does not exist");
-    return oci::parse_spec(*text);
+    return specs_.emplace(id, oci::parse_spec(*text)).first->second;
 }
 
 pid_t Runtime::exec(const std::string& id, const ExecOptions& o) {
@@ -463,7 +464,7 @@ pid_t Runtime::exec(const std::string& id, const ExecOptions& o) {
     std::string st = status(&dir, r);
     if (st == "stopped") precondition("cannot exec in a stopped container \"" + id + "\"");
     if (st == "paused") precondition("cannot exec in a paused container \"" + id + "\"");
-    oci::Spec spec = config(id);
+    const oci::Spec& spec = config(id);
     ProcessPlan plan;
     try {
         if (o.process.args.empty()) invalid("process.args: is required and must not be empty");

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,8 +65,8 @@ public:
     void update(const std::string& id, const oci::Resources& resources);
     // Starts a process in a running container; returns its pid once it has exec'd.
     pid_t exec(const std::string& id, const ExecOptions& options);
-    // The config a container was created from.
-    oci::Spec config(const std::string& id);
+    // The config a container was created from (parsed once per Runtime).
+    const oci::Spec& config(const std::string& id);
 
     const StateStore& store() const { return store_; }
 
@@ -77,6 +78,7 @@ private:
 
     StateStore store_;
     std::optional<cgroups::Layout> layout_;
+    std::map<std::string, oci::Spec> specs_;
 };
 
 // Signal names as runc takes them: "TERM", "SIGTERM" or "15".
