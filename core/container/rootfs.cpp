@@ -80,6 +80,15 @@ int remount_bind(Os& os, int fd, unsigned long flags, const char* what, InitErro
     return init_fail(e, err, "remount `%s` with flags 0x%lx", what, flags);
 }
 
+// Opens `path` inside the root, creating it (mkdir -p, or an empty file) only when it is missing:
+// most targets exist in an image, and one openat2 is then all it costs.
+int ensure_in_root(Os& os, int rootfd, const char* path, bool file, int flags, InitError* e) {
+    int fd = os.openat2(rootfd, relative(path), O_PATH | O_CLOEXEC | flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (fd >= 0 || errno != ENOENT) return fd >= 0 ? fd : init_fail(e, errno, "open `%s` inside the rootfs", path);
+    if (make_in_root(os, rootfd, path, file, e) < 0) return -1;
+    return open_in_root(os, rootfd, path, flags, e);
+}
+
 const unsigned long kRemountFlags =
     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
 
@@ -90,8 +99,7 @@ int mount_cgroup_tree(Os& os, int rootfd, const MountStep& m, const RootfsPlan& 
     char target[kPathMax];
     for (const auto& c : plan.cgroup_mounts) {
         snprintf(target, sizeof target, "%s/%s", m.destination.c_str(), c.name.c_str());
-        if (make_in_root(os, rootfd, target, false, e) < 0) return -1;
-        OsFd t(os, open_in_root(os, rootfd, target, O_DIRECTORY, e));
+        OsFd t(os, ensure_in_root(os, rootfd, target, false, O_DIRECTORY, e));
         if (t.get() < 0) return -1;
         ProcPath tp(t.get());
         // With a cgroup namespace the kernel shows the container's cgroup as the root of a fresh
@@ -201,8 +209,7 @@ int mount_step(Os& os, int rootfd, const MountStep& m, const RootfsPlan& plan, I
             return init_fail(e, errno, "%s: stat `%s`", m.field.c_str(), m.source.c_str());
         file_target = !S_ISDIR(st.st_mode);
     }
-    if (make_in_root(os, rootfd, dest, file_target, e) < 0) return -1;
-    OsFd target(os, open_in_root(os, rootfd, dest, 0, e));
+    OsFd target(os, ensure_in_root(os, rootfd, dest, file_target, 0, e));
     if (target.get() < 0) return -1;
     ProcPath tp(target.get());
 
@@ -296,14 +303,12 @@ int make_device(Os& os, int rootfd, const DeviceNode& d, bool bind, InitError* e
     memcpy(parent, path, plen);
     parent[plen] = 0;
     if (plen == 0) strcpy(parent, "/");
-    if (make_in_root(os, rootfd, parent, false, e) < 0) return -1;
-    OsFd dir(os, open_in_root(os, rootfd, parent, O_DIRECTORY, e));
+    OsFd dir(os, ensure_in_root(os, rootfd, parent, false, O_DIRECTORY, e));
     if (dir.get() < 0) return -1;
     const char* name = slash + 1;
     if (bind) {
         // mknod is not allowed in a user namespace: bind the host's node onto an empty file.
-        if (make_in_root(os, rootfd, path, true, e) < 0) return -1;
-        OsFd t(os, open_in_root(os, rootfd, path, 0, e));
+        OsFd t(os, ensure_in_root(os, rootfd, path, true, 0, e));
         if (t.get() < 0) return -1;
         ProcPath tp(t.get());
         if (os.mount(path, tp.c_str(), nullptr, MS_BIND, nullptr) < 0)
