@@ -298,13 +298,6 @@ void Cgroup::destroy() {
     }
 }
 
-void Cgroup::destroy_parent_if_empty(const std::string& parent) {
-    for (const auto& h : layout_.hierarchies) {
-        std::string p = h.mount_point + clean(parent, "parent");
-        ::rmdir(p.c_str());  // fails with EBUSY while other containers live there, as intended
-    }
-}
-
 Stats Cgroup::stats() const {
     Stats s;
     auto number = [](const std::string& file) -> std::optional<uint64_t> {

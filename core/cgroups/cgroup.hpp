@@ -58,8 +58,6 @@ public:
     void signal_all(int sig);
     // Removes every directory; retries briefly while exiting tasks are still accounted.
     void destroy();
-    // Also removes `parent` (a path within each hierarchy, e.g. "/kiln-runtime") when empty.
-    void destroy_parent_if_empty(const std::string& parent);
 
     Stats stats() const;
 

@@ -30,8 +30,6 @@
 namespace kiln::container {
 namespace {
 
-const char* kDefaultCgroupParent = "/kiln-runtime";
-
 std::string now_rfc3339() {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -197,12 +195,8 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
     std::vector<Fd> idmap_fds;
     try {
         write_file(dir.file("config.json"), config_text, 0600);
-        std::string cgroups_path = spec.linux->cgroups_path;
-        std::string parent;
-        if (cgroups_path.empty()) {
-            cgroups_path = std::string(kDefaultCgroupParent) + "/" + o.id;
-            parent = kDefaultCgroupParent;
-        }
+        // Without linux.cgroupsPath, runc's default: the id, below the caller's own cgroup.
+        std::string cgroups_path = spec.linux->cgroups_path.empty() ? o.id : spec.linux->cgroups_path;
         cg.emplace(layout(), cgroups_path, read_file("/proc/self/cgroup"));
         cg->create();
         cgroup_made = true;
@@ -280,7 +274,6 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
         r.rootfs = plan.rootfs.rootfs;
         r.created = now_rfc3339();
         r.cgroup_paths = cg->paths();
-        r.cgroup_parent = parent;
         r.annotations = spec.annotations;
         r.owner = ::getuid();
         dir.write(r);
@@ -303,7 +296,6 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
             try {
                 cg->signal_all(SIGKILL);
                 cg->destroy();
-                if (spec.linux->cgroups_path.empty()) cg->destroy_parent_if_empty(kDefaultCgroupParent);
             } catch (const Error& e) {
                 log::warn(std::string("cleaning up after a failed create: ") + e.what());
             }
@@ -389,7 +381,6 @@ void Runtime::destroy(ContainerDir& dir, const Record& r) {
         if (cg.frozen()) cg.thaw();
     }
     cg.destroy();
-    if (!r.cgroup_parent.empty()) cg.destroy_parent_if_empty(r.cgroup_parent);
     try {
         const oci::Spec& spec = config(r.id);
         if (spec.hooks && !spec.hooks->poststop.empty())

@@ -26,7 +26,6 @@ json to_json(const Record& r) {
                 {"rootfs", r.rootfs},
                 {"created", r.created},
                 {"cgroupPaths", r.cgroup_paths},
-                {"cgroupParent", r.cgroup_parent},
                 {"annotations", r.annotations},
                 {"owner", r.owner}};
 }
@@ -40,7 +39,6 @@ Record from_json(const json& j) {
     r.rootfs = j.value("rootfs", "");
     r.created = j.value("created", "");
     r.cgroup_paths = j.value("cgroupPaths", std::vector<std::string>{});
-    r.cgroup_parent = j.value("cgroupParent", "");
     r.annotations = j.value("annotations", std::map<std::string, std::string>{});
     r.owner = j.value("owner", 0u);
     return r;

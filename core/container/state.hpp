@@ -23,7 +23,6 @@ struct Record {
     std::string rootfs;
     std::string created;  // RFC 3339
     std::vector<std::string> cgroup_paths;
-    std::string cgroup_parent;  // removed with the container when empty (the default path's parent)
     std::map<std::string, std::string> annotations;
     uid_t owner = 0;
 };

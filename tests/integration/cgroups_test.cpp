@@ -107,13 +107,20 @@ TEST(Cgroups, RelativePathIsBelowOurOwnCgroup) {
     });
 }
 
-TEST(Cgroups, DefaultPathFromTheId) {
+TEST(Cgroups, DefaultPathIsTheIdBelowTheCallersCgroup) {
     KILN_REQUIRE_ROOT();
     with_container({}, "", [&](const Kiln& k, const std::string& id) {
         int pid = k.state(id)["pid"];
         std::ifstream cg("/proc/" + std::to_string(pid) + "/cgroup");
         std::string text((std::istreambuf_iterator<char>(cg)), std::istreambuf_iterator<char>());
-        EXPECT_NE(text.find(":memory:/kiln-runtime/" + id), std::string::npos) << text;
+        std::ifstream self("/proc/self/cgroup");
+        std::string line;
+        while (std::getline(self, line)) {
+            if (line.find(":pids:") == std::string::npos) continue;
+            std::string mine = line.substr(line.rfind(':') + 1);
+            std::string expected = ":pids:" + (mine == "/" ? "" : mine) + "/" + id + "\n";
+            EXPECT_NE(text.find(expected), std::string::npos) << text;
+        }
     });
 }
 

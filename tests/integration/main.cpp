@@ -1,5 +1,5 @@
-// The entry point of kiln_integration_tests: GoogleTest, plus a final check that the whole run
-// left no cgroup of kiln-runtime's default parent behind.
+// The entry point of kiln_integration_tests: GoogleTest, plus a final check that the run left no
+// cgroup of a test container (their ids start with "kt-") behind.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,10 +9,14 @@ namespace {
 class NoLeftoverCgroups : public ::testing::Environment {
 public:
     void TearDown() override {
+        namespace fs = std::filesystem;
         std::error_code ec;
-        for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
-            auto parent = h.path() / "kiln-runtime";
-            if (std::filesystem::exists(parent, ec)) ADD_FAILURE() << "left behind: " << parent;
+        for (auto it = fs::recursive_directory_iterator("/sys/fs/cgroup", fs::directory_options::skip_permission_denied, ec);
+             it != fs::recursive_directory_iterator(); it.increment(ec)) {
+            if (ec) break;
+            if (it.depth() > 3) it.disable_recursion_pending();
+            if (it->is_directory(ec) && it->path().filename().string().rfind("kt-", 0) == 0)
+                ADD_FAILURE() << "left behind: " << it->path();
         }
     }
 };
