@@ -121,11 +121,12 @@ const Cgroup::Dir* Cgroup::dir_for(const Hierarchy* h) const {
     return nullptr;
 }
 
-void Cgroup::create() {
+void Cgroup::create(std::optional<Version> only) {
     std::vector<std::string> made;
     try {
         for (const auto& d : dirs_) {
             const Hierarchy& h = layout_.hierarchies[d.hierarchy];
+            if (only && h.version != *only) continue;
             // Walk down from the mount point so each level we make can be prepared and undone.
             std::string cur = h.mount_point;
             std::istringstream in(d.rel);
@@ -216,6 +217,12 @@ Cgroup::JoinFds Cgroup::open_for_join() const {
         }
     }
     return out;
+}
+
+Fd Cgroup::open_v2_dir() const {
+    for (const auto& d : dirs_)
+        if (layout_.hierarchies[d.hierarchy].version == Version::v2) return open_file(d.path, O_RDONLY | O_DIRECTORY);
+    return Fd();
 }
 
 void Cgroup::freeze() {

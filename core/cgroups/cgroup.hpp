@@ -30,8 +30,9 @@ public:
     // The directories a state record saved (paths()).
     static Cgroup from_paths(Layout layout, const std::vector<std::string>& paths);
 
-    // mkdir in every hierarchy. On failure, what it made is removed again.
-    void create();
+    // mkdir in every hierarchy (or only in those of one version). On failure, what it made is
+    // removed again.
+    void create(std::optional<Version> only = std::nullopt);
     // Writes the limits of `resources`. Errors name the spec field, the file and errno; a
     // controller the host lacks is an error only when `resources` asks for it.
     void apply(const oci::Resources& resources);
@@ -48,6 +49,8 @@ public:
         Fd v2_dir;                 // the v2 directory, for CLONE_INTO_CGROUP
     };
     JoinFds open_for_join() const;
+    // The v2 directory alone (empty when the host has no v2 hierarchy).
+    Fd open_v2_dir() const;
 
     void freeze();
     void thaw();

@@ -198,8 +198,14 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
         // Without linux.cgroupsPath, runc's default: the id, below the caller's own cgroup.
         std::string cgroups_path = spec.linux->cgroups_path.empty() ? o.id : spec.linux->cgroups_path;
         cg.emplace(layout(), cgroups_path, read_file("/proc/self/cgroup"));
-        cg->create();
+        // The child starts now (into the v2 cgroup at clone time, which must exist first) and
+        // becomes kiln-init while the v1 cgroups, the plan and its fds are being made.
         cgroup_made = true;
+        cg->create(cgroups::Version::v2);
+        Fd v2_dir = cg->open_v2_dir();
+        init_started = true;
+        InitProcess init = InitProcess::for_create(build_namespace_plan(spec), v2_dir ? v2_dir.get() : -1);
+        cg->create(cgroups::Version::v1);
         if (spec.linux->resources) {
             add_default_device_rules(spec);
             cg->apply(*spec.linux->resources);
@@ -248,6 +254,8 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
         fifo = open_file(fifo_path, O_RDWR);
         plan.start_fd = fifo.get();
         open_joined_namespaces(plan.ns, spec);
+        cgroups::Cgroup::JoinFds join = cg->open_for_join();
+        for (const auto& tasks : join.v1_tasks) plan.cgroup_tasks.push_back(tasks.get());
 
         LaunchCallbacks cb;
         cb.init_hook_state = [&](pid_t pid) { return state_json(o.id, "creating", pid, bundle, spec.annotations); };
@@ -261,8 +269,7 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
             send_to_listener(sc.listener_path, sc.listener_metadata, std::move(fd),
                              state_json(o.id, "creating", pid, bundle, spec.annotations), pid);
         };
-        init_started = true;
-        pid_t pid = launch_init(plan, *cg, cb);
+        pid_t pid = init.create(plan, cb);
         close_joined_namespaces(plan.ns);
 
         Record r;
@@ -468,24 +475,28 @@ pid_t Runtime::exec(const std::string& id, const ExecOptions& o) {
     ProcessRef init = find_init(r);
     if (!init.pidfd) precondition("container \"" + id + "\" is not running");
     Fd console;
-    ExecTarget target;
-    target.pidfd = init.pidfd.get();
-    target.join_flags = namespaces_to_join(r.pid);
+    ExecPlan exec_plan;
+    exec_plan.pidfd = init.pidfd.get();
+    exec_plan.join_flags = namespaces_to_join(r.pid);
     if (o.console_fd >= 0) {
-        target.console_socket = o.console_fd;
+        exec_plan.console_socket = o.console_fd;
     } else if (!o.console_socket.empty()) {
         console = connect_unix(o.console_socket);
-        target.console_socket = console.get();
+        exec_plan.console_socket = console.get();
     }
-    if (plan.terminal && target.console_socket < 0) invalid("exec: a terminal needs --console-socket");
+    if (plan.terminal && exec_plan.console_socket < 0) invalid("exec: a terminal needs --console-socket");
+    exec_plan.process = std::move(plan);
     cgroups::Cgroup cg = cgroup_of(r);
+    cgroups::Cgroup::JoinFds join = cg.open_for_join();
+    for (const auto& tasks : join.v1_tasks) exec_plan.cgroup_tasks.push_back(tasks.get());
     LaunchCallbacks cb;
     cb.seccomp_listener = [&](Fd fd, pid_t pid) {
         const auto& sc = *spec.linux->seccomp;
         send_to_listener(sc.listener_path, sc.listener_metadata, std::move(fd),
                          state_json(id, "running", r.pid, r.bundle, r.annotations), pid);
     };
-    pid_t pid = launch_exec(plan, target, cg, cb);
+    InitProcess child = InitProcess::for_exec(join.v2_dir ? join.v2_dir.get() : -1);
+    pid_t pid = child.exec(exec_plan, cb);
     if (!o.pid_file.empty()) atomic_write(o.pid_file, std::to_string(pid), false, 0644);
     return pid;
 }

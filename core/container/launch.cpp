@@ -24,26 +24,6 @@
 namespace kiln::container {
 namespace {
 
-// Owns a child until launch succeeds: on any failure it is killed and reaped.
-class ChildGuard {
-public:
-    explicit ChildGuard(pid_t pid) : pid_(pid) {}
-    ChildGuard(const ChildGuard&) = delete;
-    ChildGuard& operator=(const ChildGuard&) = delete;
-    ~ChildGuard() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGKILL);
-        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-        }
-    }
-    pid_t get() const { return pid_; }
-    void reset(pid_t pid) { pid_ = pid; }
-    pid_t release() { return std::exchange(pid_, 0); }
-
-private:
-    pid_t pid_;
-};
-
 struct Message {
     SyncHeader header{};
     std::string payload;
@@ -126,21 +106,6 @@ std::pair<Fd, Fd> sync_pair() {
     return {Fd(sv[0]), Fd(sv[1])};
 }
 
-// Clones a child (with `flags` namespaces) that execs kiln-init from its sealed memfd in `mode`,
-// keeping `keep` open across the exec. Between clone and exec the child only makes system calls
-// on what was prepared here.
-// What the child does between clone and execve, all prepared by the runtime: with a new user
-// namespace it first waits for its id maps and becomes root in it (after an execve as an
-// unmapped user it would have no capabilities there); it joins the container's cgroups itself
-// (see Cgroup::JoinFds); and it keeps `keep` open across the execve of kiln-init.
-struct Spawn {
-    uint64_t flags = 0;
-    const char* mode = "init";
-    int sync_fd = -1;
-    std::vector<int> keep;
-    const cgroups::Cgroup::JoinFds* cgroup = nullptr;
-};
-
 [[noreturn]] void child_fail(int sync_fd, const char* what) noexcept {
     char msg[256];
     int err = errno;
@@ -149,21 +114,54 @@ struct Spawn {
     _exit(1);
 }
 
-pid_t spawn_init_program(const Spawn& spawn) {
-    int program = sealed_init_fd();
-    int sync_fd = spawn.sync_fd;
+// Sends `payload` with `fds` attached (SCM_RIGHTS), as one message.
+void send_with_fds(int sock, SyncType type, const std::string& payload, const std::vector<int>& fds) {
+    if (fds.size() > kMaxPlanFds) throw Error(Errc::invalid_argument, "too many file descriptors for the container");
+    SyncHeader h{type, 0, 0, static_cast<uint32_t>(payload.size())};
+    struct iovec iov[2] = {{&h, sizeof h}, {const_cast<char*>(payload.data()), payload.size()}};
+    std::vector<char> control(CMSG_SPACE(sizeof(int) * (fds.empty() ? 1 : fds.size())));
+    struct msghdr msg = {};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    if (!fds.empty()) {
+        msg.msg_control = control.data();
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+        struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+        memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    }
+    while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+        if (errno != EINTR) throw_sys("sendmsg", sync_type_name(type));
+}
+
+template <class Plan>
+std::vector<int> slot_values(Plan& plan) {
+    std::vector<int> out;
+    for (int* slot : fd_slots(plan)) out.push_back(*slot);
+    return out;
+}
+
+}  // namespace
+
+InitProcess::InitProcess(const char* mode, uint64_t flags, int cgroup_v2_dir) {
+    auto [runtime_end, child_end] = sync_pair();
+    int sync_fd = child_end.get();
+    // Everything the child touches before its execve is ready here: it then only makes
+    // system calls (no allocation between clone and exec).
     char sync_arg[16];
     snprintf(sync_arg, sizeof sync_arg, "%d", sync_fd);
     char name[] = "kiln-init";
-    std::string mode_arg = spawn.mode;
+    std::string mode_arg = mode;
     char* argv[] = {name, mode_arg.data(), sync_arg, nullptr};
     char* envp[] = {nullptr};
     struct clone_args args = {};
-    args.flags = spawn.flags;
+    args.flags = flags;
     args.exit_signal = SIGCHLD;
-    if (spawn.cgroup && spawn.cgroup->v2_dir) {
+    if (cgroup_v2_dir >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = static_cast<uint64_t>(spawn.cgroup->v2_dir.get());
+        args.cgroup = static_cast<uint64_t>(cgroup_v2_dir);
     }
     long pid = sys::clone3(&args);
     if (pid < 0) {
@@ -172,47 +170,59 @@ pid_t spawn_init_program(const Spawn& spawn) {
         throw_sys("clone3", std::string("flags 0x") + b);
     }
     if (pid == 0) {
-        if (spawn.flags & CLONE_NEWUSER) {
+        // The copy of kiln-init is made here, in the child: the runtime goes on with the
+        // cgroups meanwhile.
+        int program = make_sealed_init();
+        if (program < 0) {
+            errno = -program;
+            child_fail(sync_fd, "copy kiln-init into a sealed memfd");
+        }
+        // In a new user namespace, an execve as an unmapped user would leave no capabilities:
+        // first the maps, then root there.
+        if (flags & CLONE_NEWUSER) {
             if (sync_expect(sync_fd, SyncType::maps_done) < 0) _exit(1);
             if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
                 child_fail(sync_fd, "setresuid 0 in the new user namespace (is root in linux.uidMappings?)");
         }
-        if (spawn.cgroup)
-            for (const auto& tasks : spawn.cgroup->v1_tasks)
-                if (::write(tasks.get(), "0", 1) < 0) child_fail(sync_fd, "join the container's cgroup");
-        for (int fd : spawn.keep) ::fcntl(fd, F_SETFD, 0);
         ::fcntl(sync_fd, F_SETFD, 0);
         ::syscall(SYS_execveat, program, "", argv, envp, AT_EMPTY_PATH);
         child_fail(sync_fd, "execveat kiln-init");
     }
-    return static_cast<pid_t>(pid);
+    pid_ = static_cast<pid_t>(pid);
+    sock_ = std::move(runtime_end);
 }
 
-}  // namespace
+InitProcess::InitProcess(InitProcess&& other) noexcept
+    : sock_(std::move(other.sock_)), pid_(std::exchange(other.pid_, 0)) {}
 
-pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCallbacks& cb) {
-    auto [runtime_end, init_end] = sync_pair();
+InitProcess::~InitProcess() { reap(); }
+
+void InitProcess::reap() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = 0;
+}
+
+InitProcess InitProcess::for_create(const NamespacePlan& ns, int cgroup_v2_dir) {
     // In one stage clone3 makes every namespace but the cgroup one, which init unshares once it
     // is in its cgroup.
-    uint64_t flags = plan.ns.two_stage ? 0 : static_cast<uint64_t>(plan.ns.new_flags & ~CLONE_NEWCGROUP);
-    std::string encoded = encode(plan);
-    cgroups::Cgroup::JoinFds join = cgroup.open_for_join();
-    Spawn spawn;
-    spawn.flags = flags;
-    spawn.mode = "init";
-    spawn.sync_fd = init_end.get();
-    spawn.keep = plan.inherited_fds();
-    spawn.cgroup = &join;
-    pid_t pid = spawn_init_program(spawn);
-    ChildGuard child(pid);
-    init_end.reset();
-    int sock = runtime_end.get();
-    if (!plan.ns.two_stage && plan.ns.new_user()) {
-        write_id_maps(pid, plan.ns);
-        send(sock, SyncType::maps_done);
+    uint64_t flags = ns.two_stage ? 0 : static_cast<uint64_t>(ns.new_flags & ~CLONE_NEWCGROUP);
+    InitProcess p("init", flags, cgroup_v2_dir);
+    if (!ns.two_stage && ns.new_user()) {
+        write_id_maps(p.pid_, ns);
+        send(p.sock_.get(), SyncType::maps_done);
     }
-    send(sock, SyncType::plan, encoded);
+    return p;
+}
 
+InitProcess InitProcess::for_exec(int cgroup_v2_dir) { return InitProcess("exec", 0, cgroup_v2_dir); }
+
+pid_t InitProcess::create(InitPlan& plan, const LaunchCallbacks& cb) {
+    int sock = sock_.get();
+    send_with_fds(sock, SyncType::plan, encode(plan), slot_values(plan));
+    pid_t pid = pid_;
     if (plan.ns.two_stage) {
         if (plan.ns.new_user()) {
             expect(sock, SyncType::want_maps, "joining namespaces");
@@ -223,10 +233,8 @@ pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCal
         // Stage 1 is done; init (its CLONE_PARENT child) is ours now.
         while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
         }
-        child.reset(m.header.pid);
-        pid = m.header.pid;
+        pid_ = pid = m.header.pid;
     }
-
     send(sock, SyncType::go, plan.hook_state.empty() || !cb.init_hook_state ? "" : cb.init_hook_state(pid));
     for (;;) {
         Message m;
@@ -240,7 +248,8 @@ pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCal
                 if (cb.seccomp_listener) cb.seccomp_listener(std::move(m.fd), pid);
                 break;
             case SyncType::created:
-                return child.release();
+                pid_ = 0;
+                return pid;
             case SyncType::error:
                 fail_from(m);
             default:
@@ -249,35 +258,15 @@ pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCal
     }
 }
 
-pid_t launch_exec(const ProcessPlan& process, const ExecTarget& target, cgroups::Cgroup& cgroup,
-                  const LaunchCallbacks& cb) {
-    auto [runtime_end, child_end] = sync_pair();
-    ExecPlan plan;
-    plan.process = process;
-    plan.pidfd = target.pidfd;
-    plan.join_flags = target.join_flags;
-    plan.console_socket = target.console_socket;
-    std::string encoded = encode(plan);
-    cgroups::Cgroup::JoinFds join = cgroup.open_for_join();
-    Spawn spawn;
-    spawn.mode = "exec";
-    spawn.sync_fd = child_end.get();
-    spawn.keep = {target.pidfd};
-    if (target.console_socket >= 0) spawn.keep.push_back(target.console_socket);
-    spawn.cgroup = &join;
-    // Cloned in our own namespaces: kiln-init joins the container's, so that nothing but the
-    // sealed program is ever inside them.
-    pid_t pid = spawn_init_program(spawn);
-    ChildGuard child(pid);
-    child_end.reset();
-    int sock = runtime_end.get();
-    send(sock, SyncType::plan, encoded);
-    if (target.join_flags & (CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */)) {
+pid_t InitProcess::exec(ExecPlan& plan, const LaunchCallbacks& cb) {
+    int sock = sock_.get();
+    send_with_fds(sock, SyncType::plan, encode(plan), slot_values(plan));
+    pid_t pid = pid_;
+    if (plan.join_flags & (CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */)) {
         Message m = expect(sock, SyncType::init_pid, "joining the container's namespaces");
         while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
         }
-        child.reset(m.header.pid);
-        pid = m.header.pid;
+        pid_ = pid = m.header.pid;
     }
     send(sock, SyncType::go);
     for (;;) {
@@ -291,7 +280,8 @@ pid_t launch_exec(const ProcessPlan& process, const ExecTarget& target, cgroups:
         throw Error(Errc::internal, std::string("unexpected ") + sync_type_name(m.header.type) + " from exec");
     }
     // End of file: execve succeeded (a failure would have sent ERROR first).
-    return child.release();
+    pid_ = 0;
+    return pid;
 }
 
 int namespaces_to_join(pid_t pid) {

@@ -1,5 +1,6 @@
-// The runtime's side of starting processes in namespaces: cloning a container's init (create)
-// or a process that joins a running container (exec), and driving the sync protocol.
+// The runtime's side of starting processes in namespaces (the protocol is drawn in sync.hpp).
+// The child is cloned early and becomes kiln-init while the runtime is still preparing: the
+// cgroups, the plan and its fds follow once they exist, and the two sides work at once.
 #pragma once
 
 #include <sys/types.h>
@@ -22,22 +23,33 @@ struct LaunchCallbacks {
     std::function<void(Fd, pid_t)> seccomp_listener;
 };
 
-// Clones a child that joins `cgroup` and execs kiln-init from its sealed memfd, sends it the
-// plan, writes its id maps (through a first stage when namespaces are joined by path) and
-// drives init until it reports CREATED. Returns init's pid. On failure init is killed and
-// reaped, and the error carries init's own message.
-pid_t launch_init(const InitPlan& plan, cgroups::Cgroup& cgroup, const LaunchCallbacks& callbacks);
+// A child that copies the embedded kiln-init into a sealed memfd and execs it. Until released
+// it is killed and reaped when this object goes away, so a failed create leaves no process.
+class InitProcess {
+public:
+    // For create: clones with the namespaces of `ns` (all at once in one stage; none when a
+    // first stage joins some by path), into the v2 cgroup directory `cgroup_v2_dir` when it is
+    // not -1. With a new user namespace in one stage, the id maps are written here.
+    static InitProcess for_create(const NamespacePlan& ns, int cgroup_v2_dir);
+    // For exec: cloned in the runtime's own namespaces; kiln-init joins the container's.
+    static InitProcess for_exec(int cgroup_v2_dir);
 
-struct ExecTarget {
-    int pidfd = -1;      // the container's init
-    int join_flags = 0;  // CLONE_NEW* of the namespaces that differ from ours
-    int console_socket = -1;
+    InitProcess(InitProcess&&) noexcept;
+    ~InitProcess();
+
+    // Sends the plan (its fds travel with it) and drives init until it reports CREATED.
+    // Returns init's pid; the error on failure carries init's own message.
+    pid_t create(InitPlan& plan, const LaunchCallbacks& callbacks);
+    // Sends the exec plan and returns the new process's pid once it has called execve.
+    pid_t exec(ExecPlan& plan, const LaunchCallbacks& callbacks);
+
+private:
+    InitProcess(const char* mode, uint64_t flags, int cgroup_v2_dir);
+    void reap();
+
+    Fd sock_;
+    pid_t pid_ = 0;
 };
-
-// Starts `process` inside the container of `target`, in its namespaces and `cgroup`, and returns
-// the new process's pid once it has called execve.
-pid_t launch_exec(const ProcessPlan& process, const ExecTarget& target, cgroups::Cgroup& cgroup,
-                  const LaunchCallbacks& callbacks);
 
 // Namespaces of `pid` that differ from the caller's, as CLONE_NEW* flags.
 int namespaces_to_join(pid_t pid);

@@ -32,7 +32,9 @@ std::string map_text(const std::vector<oci::IdMapping>& maps) {
     return out;
 }
 
-NamespacePlan build_namespaces(const oci::Spec& spec) {
+}  // namespace
+
+NamespacePlan build_namespace_plan(const oci::Spec& spec) {
     NamespacePlan ns;
     for (const auto& n : spec.linux->namespaces) {
         int flag = *oci::namespace_flag(n.type);
@@ -50,6 +52,8 @@ NamespacePlan build_namespaces(const oci::Spec& spec) {
     ns.two_stage = !ns.joins.empty() || !ns.time_offsets.empty();
     return ns;
 }
+
+namespace {
 
 unsigned long propagation_flags(const std::string& name) {
     if (name == "private") return MS_PRIVATE;
@@ -291,7 +295,7 @@ static std::vector<HookExec> build_hooks(const std::vector<oci::Hook>& hooks, co
 
 InitPlan build_init_plan(const oci::Spec& spec, const PlanInputs& in) {
     InitPlan plan;
-    plan.ns = build_namespaces(spec);
+    plan.ns = build_namespace_plan(spec);
 
     RootfsPlan& r = plan.rootfs;
     const std::string& root = spec.root->path;

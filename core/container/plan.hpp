@@ -190,8 +190,9 @@ struct InitPlan {
     int console_socket = -1;
     int start_fd = -1;  // exec fifo: init reads one byte from it to start
     std::string session_keyring;  // a new session keyring of this name (runc's default)
-    // fds the init program must inherit across its execve (they are close-on-exec in the runtime).
-    std::vector<int> inherited_fds() const;
+    // The container's v1 cgroups: `tasks` files opened for writing; init moves itself into each
+    // (see cgroups::Cgroup::JoinFds).
+    std::vector<int> cgroup_tasks;
 };
 
 // What a process joining a running container (exec) needs besides its ProcessPlan.
@@ -200,7 +201,15 @@ struct ExecPlan {
     int pidfd = -1;      // the container's init
     int join_flags = 0;  // namespaces of init that differ from the runtime's
     int console_socket = -1;
+    std::vector<int> cgroup_tasks;
 };
+
+// The fd fields of a plan, in a fixed order. The runtime sends the fds they hold along with the
+// encoded plan (SCM_RIGHTS); kiln-init writes the numbers it received back into the same slots.
+// Fields holding -1 are not slots.
+std::vector<int*> fd_slots(InitPlan& plan);
+std::vector<int*> fd_slots(ExecPlan& plan);
+inline constexpr size_t kMaxPlanFds = 250;  // SCM_MAX_FD is 253
 
 struct PlanInputs {
     std::string bundle;  // absolute
@@ -214,6 +223,8 @@ struct PlanInputs {
 
 // Builds the plan for `create`. Errors name the config field.
 InitPlan build_init_plan(const oci::Spec& spec, const PlanInputs& inputs);
+// Its namespace part alone (the child is cloned before the rest of the plan exists).
+NamespacePlan build_namespace_plan(const oci::Spec& spec);
 // The process part alone, for `exec` and for tests.
 ProcessPlan build_process_plan(const oci::Process& process, const oci::Spec* spec);
 // Points argv/envp at args/env (after the plan has reached its final address).

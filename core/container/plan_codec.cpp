@@ -297,6 +297,7 @@ KILN_PLAN_FIELDS(InitPlan) {
     v.value(s.console_socket);
     v.value(s.start_fd);
     v.value(s.session_keyring);
+    v.value(s.cgroup_tasks);
 }
 
 KILN_PLAN_FIELDS(ExecPlan) {
@@ -304,6 +305,7 @@ KILN_PLAN_FIELDS(ExecPlan) {
     v.value(s.pidfd);
     v.value(s.join_flags);
     v.value(s.console_socket);
+    v.value(s.cgroup_tasks);
 }
 
 std::string encode(const InitPlan& plan) {

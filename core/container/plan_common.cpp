@@ -25,13 +25,28 @@ bool NamespacePlan::new_pid() const { return new_flags & CLONE_NEWPID; }
 bool NamespacePlan::new_mount() const { return new_flags & CLONE_NEWNS; }
 bool NamespacePlan::new_cgroup() const { return new_flags & CLONE_NEWCGROUP; }
 
-std::vector<int> InitPlan::inherited_fds() const {
-    std::vector<int> fds = {start_fd};
-    if (console_socket >= 0) fds.push_back(console_socket);
-    for (const auto& j : ns.joins) fds.push_back(j.fd);
-    for (const auto& m : rootfs.mounts)
-        if (m.idmap_userns_fd >= 0) fds.push_back(m.idmap_userns_fd);
-    return fds;
+std::vector<int*> fd_slots(InitPlan& plan) {
+    std::vector<int*> out;
+    auto add = [&](int& fd) {
+        if (fd >= 0) out.push_back(&fd);
+    };
+    add(plan.start_fd);
+    add(plan.console_socket);
+    for (auto& j : plan.ns.joins) add(j.fd);
+    for (auto& m : plan.rootfs.mounts) add(m.idmap_userns_fd);
+    for (auto& fd : plan.cgroup_tasks) add(fd);
+    return out;
+}
+
+std::vector<int*> fd_slots(ExecPlan& plan) {
+    std::vector<int*> out;
+    auto add = [&](int& fd) {
+        if (fd >= 0) out.push_back(&fd);
+    };
+    add(plan.pidfd);
+    add(plan.console_socket);
+    for (auto& fd : plan.cgroup_tasks) add(fd);
+    return out;
 }
 
 void finalize_pointers(ProcessPlan& p) {

@@ -7,9 +7,6 @@
 
 #include <cerrno>
 
-#include "core/sys/error.hpp"
-#include "core/sys/file.hpp"
-
 // Defined by kiln_init_blob.S, which includes the built kiln-init with .incbin.
 extern "C" const char kiln_init_blob_start[];
 extern "C" const char kiln_init_blob_end[];
@@ -22,28 +19,34 @@ constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 #define MFD_EXEC 0x0010U
 #endif
 
-int make_sealed_init() {
+}  // namespace
+
+int make_sealed_init() noexcept {
     // Kernels since 6.3 want memfd's exec permission said out loud.
     int fd = ::memfd_create("kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
     if (fd < 0 && errno == EINVAL) fd = ::memfd_create("kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) throw_sys("memfd_create", "kiln-init");
-    try {
-        write_all(fd, std::string_view(kiln_init_blob_start, embedded_init_size()), "memfd kiln-init");
-        if (::fcntl(fd, F_ADD_SEALS, kSeals) < 0) throw_sys("fcntl", "F_ADD_SEALS kiln-init");
-    } catch (...) {
+    if (fd < 0) return -errno;
+    const char* p = kiln_init_blob_start;
+    size_t left = embedded_init_size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int err = n < 0 ? errno : EIO;
+            ::close(fd);
+            return -err;
+        }
+        p += n;
+        left -= static_cast<size_t>(n);
+    }
+    if (::fcntl(fd, F_ADD_SEALS, kSeals) < 0) {
+        int err = errno;
         ::close(fd);
-        throw;
+        return -err;
     }
     return fd;
 }
 
-}  // namespace
-
-int sealed_init_fd() {
-    static int fd = make_sealed_init();
-    return fd;
-}
-
-size_t embedded_init_size() { return static_cast<size_t>(kiln_init_blob_end - kiln_init_blob_start); }
+size_t embedded_init_size() noexcept { return static_cast<size_t>(kiln_init_blob_end - kiln_init_blob_start); }
 
 }  // namespace kiln::container

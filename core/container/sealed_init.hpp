@@ -8,11 +8,11 @@
 
 namespace kiln::container {
 
-// The sealed memfd holding kiln-init, made on first use and kept open (close-on-exec) for the
-// life of the process.
-int sealed_init_fd();
+// A sealed memfd holding kiln-init: its fd (close-on-exec), or -errno. Async-signal-safe: the
+// child makes it between clone and exec, while the runtime goes on preparing.
+int make_sealed_init() noexcept;
 
-// The embedded program (for tests and size reports).
-size_t embedded_init_size();
+// The embedded program's size (for tests and size reports).
+size_t embedded_init_size() noexcept;
 
 }  // namespace kiln::container

@@ -1,12 +1,14 @@
 // The protocol between the runtime process and the container's init over a SOCK_SEQPACKET
 // socketpair. Each message is a SyncHeader followed by `len` payload bytes.
 //
-//  runtime (create, run)                          init (kiln-init, exec'd from a sealed memfd)
+//  runtime (create, run)                          init
 //  ─────────────────────                          ────
-//  clone3(new namespaces, INTO_CGROUP v2) ──────> (new user namespace: waits for its maps)
-//  write uid_map / gid_map; MAPS_DONE ──────────> setresuid(0); joins its v1 cgroups ("0" into
-//                                                 each `tasks`); execveat(kiln-init)
-//  PLAN (the encoded InitPlan) ─────────────────> decodes it, blocks in sync_recv
+//  clone3(new namespaces, INTO_CGROUP v2) ──────> copies kiln-init into a sealed memfd
+//  (new user namespace: uid_map, gid_map;
+//   MAPS_DONE) ─────────────────────────────────> setresuid(0) there
+//                                                 execveat(kiln-init)
+//  meanwhile: v1 cgroups, limits, the plan
+//  PLAN + its fds (SCM_RIGHTS) ─────────────────> decodes it; "0" into each v1 `tasks`
 //  GO [state JSON for init's hooks] ────────────> unshare(cgroup ns), hostname, mounts, devices
 //                                   <──────────── RUNTIME_HOOKS   (only with prestart/createRuntime)
 //  run prestart, createRuntime hooks
@@ -21,20 +23,21 @@
 //
 //  Any failure in init:             <──────────── ERROR(errno, message); init exits
 //
-// With namespaces joined by path, a first stage joins them before creating the rest:
+// With namespaces joined by path, the clone makes none; kiln-init is a first stage that joins
+// those before creating the rest:
 //
-//  clone3() ────────────────────────────────────> stage 1 (joins the cgroups, execs kiln-init):
-//                                                 setns(joined), unshare(user)
+//  PLAN + fds ──────────────────────────────────> stage 1: joins its cgroups, setns(joined),
+//                                                 unshare(user)
 //                                   <──────────── WANT_MAPS (new user namespace only)
 //  write uid_map / gid_map; MAPS_DONE ──────────> unshare(the others), unshare(pid, time),
 //                                                 time offsets, clone(CLONE_PARENT) init
 //                                   <──────────── INIT_PID(pid); stage 1 exits
-//  ... then as above with init.
+//  ... then GO and the rest as above, with init.
 //
 // `exec` uses the same socket. The runtime clones a child in its own namespaces, which execs
-// kiln-init; PLAN; kiln-init joins the container's namespaces (into a pid namespace through a
-// CLONE_PARENT child of its own, whose pid comes back in INIT_PID); GO once that process is in
-// the cgroup; then the socket closes on execve (O_CLOEXEC), or ERROR arrives.
+// kiln-init; PLAN + fds; kiln-init joins the cgroups and the container's namespaces (into a pid
+// namespace through a CLONE_PARENT child of its own, whose pid comes back in INIT_PID); GO;
+// then the socket closes on execve (O_CLOEXEC), or ERROR arrives.
 #pragma once
 
 #include <cstddef>
