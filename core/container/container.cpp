@@ -194,7 +194,6 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
     Fd fifo, console;
     std::vector<Fd> idmap_fds;
     try {
-        write_file(dir.file("config.json"), config_text, 0600);
         // Without linux.cgroupsPath, runc's default: the id, below the caller's own cgroup.
         std::string cgroups_path = spec.linux->cgroups_path.empty() ? o.id : spec.linux->cgroups_path;
         cg.emplace(layout(), cgroups_path, read_file("/proc/self/cgroup"));
@@ -205,6 +204,7 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
         Fd v2_dir = cg->open_v2_dir();
         init_started = true;
         InitProcess init = InitProcess::for_create(build_namespace_plan(spec), v2_dir ? v2_dir.get() : -1);
+        write_file(dir.file("config.json"), config_text, 0600);
         cg->create(cgroups::Version::v1);
         if (spec.linux->resources) {
             add_default_device_rules(spec);
@@ -271,6 +271,11 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
         };
         pid_t pid = init.create(plan, cb);
         close_joined_namespaces(plan.ns);
+        if (o.start) {
+            // The fifo is open read-write here: the start byte goes straight in.
+            if (::write(fifo.get(), "0", 1) != 1) throw_sys("write", "the exec fifo");
+            ::unlink(fifo_path.c_str());
+        }
 
         Record r;
         r.id = o.id;
@@ -296,6 +301,8 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
                 throw;
             }
         }
+        if (o.start && spec.hooks && !spec.hooks->poststart.empty())
+            run_hooks_warn(spec.hooks->poststart, "poststart", state_json(o.id, "running", pid, bundle, spec.annotations));
         return {pid, plan.process.terminal};
     } catch (...) {
         close_joined_namespaces(plan.ns);

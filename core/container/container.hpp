@@ -26,6 +26,9 @@ struct CreateOptions {
     int preserve_fds = 0;
     bool no_pivot = false;
     bool no_new_keyring = false;
+    // Start as soon as init is created, under the same lock (run): what `start` does, without
+    // a second command's look-ups.
+    bool start = false;
 };
 
 struct ExecOptions {

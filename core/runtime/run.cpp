@@ -43,13 +43,14 @@ void add_run(CLI::App& app, Globals& g) {
             block_forwarded_signals();
             ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         }
+        // init sent the pty master (if any) before it reported created: starting at once is safe.
+        opts.start = true;
         auto created = rt.create(opts);
         theirs.reset();
         int code = 0;
         try {
             Fd master;
             if (created.terminal && ours) master.reset(receive_pty_master(ours.get()));
-            rt.start(opts.id);
             if (a->detach) return;
             code = wait_foreground(created.pid, master.get());
         } catch (...) {
