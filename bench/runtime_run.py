@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """`run` of /bin/true in a busybox bundle: kiln-runtime, runc and crun side by side.
 
-Each round runs every contender once, in an order that rotates from round to round, so that
-drift on the machine (other load, cache state) falls on all of them alike. Every command runs
+Each round runs every contender once, in a fresh random order (fixed seed), so that drift on
+the machine and the work one run leaves to the kernel (network namespace cleanup, RCU) fall on
+every contender alike, whoever ran before it. Every command runs
 under the same wrapper: a private mount namespace with /sys/fs/cgroup/unified unmounted, which
 stock crun needs on a hybrid cgroup host; the bare namespace floor (unshare + chroot) runs under
 it too. Reported per contender: median and p90 wall time, median CPU time (user + system of the
@@ -17,6 +18,7 @@ Usage: bench/runtime_run.py --runtime build/core/kiln-runtime [--runs 100] [--ma
 import argparse
 import json
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -50,13 +52,16 @@ def make_bundle(root):
 
 def timed(argv):
     """Wall seconds and CPU seconds (children) of one command; raises if it fails."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {r.stderr.decode().strip()}")
+    # stderr goes to a file, not a pipe: a created container holds the runtime's stdio open.
+    with tempfile.TemporaryFile() as err:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=err)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if r.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(argv)} failed: {err.read().decode().strip()}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
 
@@ -72,6 +77,9 @@ def main():
     ap.add_argument("--runtime", required=True, help="kiln-runtime binary")
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--gap-ms", type=float, default=0,
+                    help="pause between runs, so that the kernel's deferred work from one run (network "
+                         "namespace cleanup, RCU callbacks) is not charged to the next")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--wrapper", help="the private-mount-namespace wrapper (default: next to --runtime's build)")
     args = ap.parse_args()
@@ -99,31 +107,32 @@ def main():
         names = list(contenders)
         walls = {n: [] for n in names}
         cpus = {n: [] for n in names}
+        rng = random.Random(1)
         for i in range(args.warmup + args.runs):
-            order = names[i % len(names):] + names[:i % len(names)]
+            order = list(names)
+            rng.shuffle(order)
             for n in order:
+                time.sleep(args.gap_ms / 1000.0)
                 w, c = timed(contenders[n](i))
                 if i >= args.warmup:
                     walls[n].append(w)
                     cpus[n].append(c)
 
-        # create and start, separately timed; and peak RSS through GNU time.
+        # create and start, each timed on its own (every command under the wrapper); then peak
+        # RSS of a whole run through GNU time.
         latency = {}
         rss = {}
         for name in ("kiln", "runc", "crun"):
+            base = WRAPPER + [binaries[name], "--root", roots[name]]
             creates, starts = [], []
             for i in range(max(20, args.runs // 5)):
                 cid = f"lat-{name}-{i}"
-                # One wrapper for the three commands: crun needs it for each of them.
-                script = (f'c0=$(date +%s%N); {binaries[name]} --root {roots[name]} create --bundle {bundle} {cid} '
-                          f'>/dev/null; c1=$(date +%s%N); {binaries[name]} --root {roots[name]} start {cid}; '
-                          f'c2=$(date +%s%N); while [ "$({binaries[name]} --root {roots[name]} state {cid} | '
-                          f'grep -c stopped)" = 0 ]; do :; done; {binaries[name]} --root {roots[name]} delete {cid}; '
-                          f'echo $c0 $c1 $c2')
-                out = subprocess.run(WRAPPER + ["sh", "-c", script], check=True, capture_output=True, text=True)
-                c0, c1, c2 = (int(x) for x in out.stdout.split()[-3:])
-                creates.append((c1 - c0) / 1e9)
-                starts.append((c2 - c1) / 1e9)
+                time.sleep(args.gap_ms / 1000.0)
+                creates.append(timed(base + ["create", "--bundle", bundle, cid])[0])
+                starts.append(timed(base + ["start", cid])[0])
+                while "stopped" not in subprocess.run(base + ["state", cid], capture_output=True, text=True).stdout:
+                    time.sleep(0.001)
+                subprocess.run(base + ["delete", cid], check=True, stdout=subprocess.DEVNULL)
             latency[name] = (statistics.median(creates), statistics.median(starts))
             peak = 0
             for i in range(10):
