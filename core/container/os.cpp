@@ -37,6 +37,11 @@ public:
     int symlinkat(const char* target, int dirfd, const char* path) override {
         return ::symlinkat(target, dirfd, path);
     }
+    ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t size) override {
+        return ::readlinkat(dirfd, path, buf, size);
+    }
+    int unlinkat(int dirfd, const char* path, int flags) override { return ::unlinkat(dirfd, path, flags); }
+    ssize_t write(int fd, const void* data, size_t size) override { return ::write(fd, data, size); }
     int fchownat(int dirfd, const char* path, uid_t uid, gid_t gid, int flags) override {
         return ::fchownat(dirfd, path, uid, gid, flags);
     }

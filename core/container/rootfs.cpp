@@ -342,7 +342,7 @@ int setup_dev_links(Os& os, int rootfd, InitError* e) {
     if (os.fstatat(dev.get(), "pts/ptmx", &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (os.fstatat(dev.get(), "ptmx", &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode)) {
             // A device node or file left by the image: replace it.
-            if (::unlinkat(dev.get(), "ptmx", 0) < 0) return init_fail(e, errno, "unlink `/dev/ptmx`");
+            if (os.unlinkat(dev.get(), "ptmx", 0) < 0) return init_fail(e, errno, "unlink `/dev/ptmx`");
         }
         if (os.symlinkat("pts/ptmx", dev.get(), "ptmx") < 0 && errno != EEXIST)
             return init_fail(e, errno, "symlink `/dev/ptmx` -> `pts/ptmx`");
@@ -397,7 +397,7 @@ static int make_in_root_at(Os& os, int rootfd, const char* path, bool file, int 
         if (next < 0 && errno == ENOENT && exists && S_ISLNK(st.st_mode)) {
             // Create what the link points at, then go on from the link.
             char target[kPathMax];
-            ssize_t n = ::readlinkat(parent_fd.get(), name, target, sizeof target - 1);
+            ssize_t n = os.readlinkat(parent_fd.get(), name, target, sizeof target - 1);
             if (n < 0) return init_fail(e, errno, "readlink `%s` inside the rootfs", buf);
             target[n] = 0;
             char resolved[kPathMax];
@@ -494,7 +494,7 @@ int finalize_rootfs(Os& os, const RootfsPlan& plan, InitError* e) noexcept {
     for (const auto& [path, value] : plan.sysctl) {
         int fd = os.openat(AT_FDCWD, path.c_str(), O_WRONLY | O_CLOEXEC, 0);
         if (fd < 0) return init_fail(e, errno, "linux.sysctl: open `%s`", path.c_str());
-        ssize_t n = ::write(fd, value.data(), value.size());
+        ssize_t n = os.write(fd, value.data(), value.size());
         int err = errno;
         os.close(fd);
         if (n < 0) return init_fail(e, err, "linux.sysctl: write `%s` to `%s`", value.c_str(), path.c_str());

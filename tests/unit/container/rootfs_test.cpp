@@ -159,7 +159,36 @@ public:
     int symlinkat(const char* target, int dirfd, const char* path) override {
         Call c = make("symlinkat", dirfd, path);
         c.source = target;
-        return create(c, Kind::symlink);
+        int r = create(c, Kind::symlink);
+        if (r == 0) links[c.resolved] = target;
+        return r;
+    }
+    ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t size) override {
+        Call c = make("readlinkat", dirfd, path);
+        auto it = links.find(c.resolved);
+        if (it == links.end()) return done(c, fs.count(c.resolved) ? EINVAL : ENOENT);
+        if (int r = done(c); r < 0) return r;
+        size_t n = std::min(size, it->second.size());
+        memcpy(buf, it->second.data(), n);
+        return static_cast<ssize_t>(n);
+    }
+    int unlinkat(int dirfd, const char* path, int flags) override {
+        Call c = make("unlinkat", dirfd, path);
+        c.flags = static_cast<uint64_t>(flags);
+        if (!fs.count(c.resolved)) return done(c, ENOENT);
+        if (int r = done(c); r < 0) return r;
+        fs.erase(c.resolved);
+        links.erase(c.resolved);
+        return 0;
+    }
+    ssize_t write(int fd, const void* data, size_t size) override {
+        Call c{.name = "write", .dirfd = fd};
+        auto it = fds.find(fd);
+        if (it == fds.end()) return done(c, EBADF);
+        c.resolved = it->second;
+        c.data.assign(static_cast<const char*>(data), size);
+        if (int r = done(c); r < 0) return r;
+        return ::write(fd, data, size);  // a sysctl mapped to a real temp file keeps what is written
     }
     int fchownat(int dirfd, const char* path, uid_t uid, gid_t gid, int flags) override {
         Call c = make("fchownat", dirfd, path);
@@ -240,6 +269,7 @@ public:
     }
 
     std::map<std::string, Kind> fs;
+    std::map<std::string, std::string> links;  // symlink targets, by resolved path
     std::map<int, std::string> fds;
     std::vector<Call> calls;
     std::map<std::string, std::string> real_files;  // fake path -> real file openat opens instead
