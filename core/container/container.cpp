@@ -333,7 +333,10 @@ void Runtime::start(const std::string& id) {
         throw_sys("open", fifo);
     }
     Fd w(fd);
-    if (::write(w.get(), "0", 1) != 1) throw_sys("write", fifo);
+    if (write_no_sigpipe(w.get(), "0", 1) != 1) {
+        if (errno == EPIPE) precondition("container \"" + id + "\" cannot be started: its init has exited");
+        throw_sys("write", fifo);
+    }
     w.reset();
     ::unlink(fifo.c_str());
     const oci::Spec& spec = config(id);

@@ -13,6 +13,7 @@
 
 #include "core/sys/error.hpp"
 #include "core/sys/fd.hpp"
+#include "core/sys/file.hpp"
 #include "core/sys/log.hpp"
 #include "core/sys/syscalls.hpp"
 
@@ -55,7 +56,8 @@ void run_one(const oci::Hook& hook, const std::string& field, const std::string&
 
     // The hook need not read its stdin; never block on it.
     ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
-    ssize_t w = ::write(in_w.get(), state.data(), state.size());
+    // A hook that exits without reading its stdin must not take the runtime down with SIGPIPE.
+    ssize_t w = write_no_sigpipe(in_w.get(), state.data(), state.size());
     (void)w;
     in_w.reset();
 

@@ -303,10 +303,17 @@ int run_hook(const HookExec& h, const char* state, size_t len, InitError* e) noe
         _exit(127);
     }
     ::close(pipefd[0]);
-    // The hook may not read its stdin; a full pipe must not block us.
+    // The hook may not read its stdin: a full pipe must not block us, nor a closed one kill us.
     ::fcntl(pipefd[1], F_SETFL, O_NONBLOCK);
-    ssize_t w = ::write(pipefd[1], state, len);
-    (void)w;
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    ::sigprocmask(SIG_BLOCK, &pipe_only, &old);
+    if (::write(pipefd[1], state, len) < 0 && errno == EPIPE && !sigismember(&old, SIGPIPE)) {
+        struct timespec none = {0, 0};
+        ::sigtimedwait(&pipe_only, nullptr, &none);
+    }
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
     ::close(pipefd[1]);
     int pidfd = sys::pidfd_open(pid, 0);
     int status = 0;

@@ -2,6 +2,7 @@
 #include "core/sys/file.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,6 +62,23 @@ void write_all(int fd, std::string_view data, const std::string& what) {
         }
         data.remove_prefix(static_cast<size_t>(n));
     }
+}
+
+ssize_t write_no_sigpipe(int fd, const void* data, size_t len) {
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &pipe_only, &old);
+    ssize_t n = ::write(fd, data, len);
+    int err = errno;
+    if (n < 0 && err == EPIPE) {
+        // Take the SIGPIPE this write raised, unless one was already pending before.
+        struct timespec none = {0, 0};
+        if (!sigismember(&old, SIGPIPE)) sigtimedwait(&pipe_only, nullptr, &none);
+    }
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    errno = err;
+    return n;
 }
 
 void write_file(const std::string& path, std::string_view data, mode_t mode) {

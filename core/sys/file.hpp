@@ -22,6 +22,9 @@ void write_existing(const std::string& path, std::string_view data);
 // directory entry are fsynced, so after a crash the file is either the old or the new content.
 void atomic_write(const std::string& path, std::string_view data, bool durable, mode_t mode = 0644);
 void write_all(int fd, std::string_view data, const std::string& what);
+// write(2) to a pipe or fifo whose reader may be gone: EPIPE comes back as an error instead of a
+// SIGPIPE that would kill the runtime halfway through its work.
+ssize_t write_no_sigpipe(int fd, const void* data, size_t len);
 // mkdir -p; returns true when it created the last component.
 bool mkdir_all(const std::string& path, mode_t mode = 0755);
 void remove_all(const std::string& path);
