@@ -19,6 +19,7 @@
 #include "core/container/launch.hpp"
 #include "core/container/namespaces.hpp"
 #include "core/container/plan.hpp"
+#include "core/sys/clock.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/file.hpp"
 #include "core/sys/log.hpp"
@@ -29,17 +30,6 @@
 
 namespace kiln::container {
 namespace {
-
-std::string now_rfc3339() {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
-    return buf;
-}
 
 std::string absolute_bundle(const std::string& bundle) {
     std::string b = bundle.empty() ? "." : bundle;
@@ -284,7 +274,7 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
         r.pid_start_time = st ? st->start_time : 0;
         r.bundle = bundle;
         r.rootfs = plan.rootfs.rootfs;
-        r.created = now_rfc3339();
+        r.created = rfc3339_now();
         r.cgroup_paths = cg->paths();
         r.annotations = spec.annotations;
         r.owner = ::getuid();

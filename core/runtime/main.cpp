@@ -9,6 +9,7 @@
 
 #include "core/oci/spec.hpp"
 #include "core/runtime/cli.hpp"
+#include "core/sys/clock.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/log.hpp"
 
@@ -18,28 +19,17 @@ namespace {
 FILE* g_log_file = nullptr;
 bool g_json = false;
 
-std::string timestamp() {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
-    return buf;
-}
-
 // runc's (logrus) line formats, which containerd and podman read back on failure.
 void log_sink(log::Level level, std::string_view message) {
     static const char* names[] = {"debug", "info", "warning", "error"};
     const char* name = names[static_cast<int>(level)];
     FILE* out = g_log_file ? g_log_file : stderr;
     if (g_json) {
-        nlohmann::json j = {{"level", name}, {"msg", std::string(message)}, {"time", timestamp()}};
+        nlohmann::json j = {{"level", name}, {"msg", std::string(message)}, {"time", rfc3339_now()}};
         fprintf(out, "%s\n", j.dump().c_str());
     } else if (g_log_file) {
         nlohmann::json quoted = std::string(message);
-        fprintf(out, "time=\"%s\" level=%s msg=%s\n", timestamp().c_str(), name, quoted.dump().c_str());
+        fprintf(out, "time=\"%s\" level=%s msg=%s\n", rfc3339_now().c_str(), name, quoted.dump().c_str());
     } else {
         fprintf(out, "%s: %.*s\n", name, static_cast<int>(message.size()), message.data());
     }

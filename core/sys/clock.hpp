@@ -1,0 +1,10 @@
+// Wall-clock time as RFC 3339 text (UTC, nanoseconds), for records and log lines.
+#pragma once
+
+#include <string>
+
+namespace kiln {
+
+std::string rfc3339_now();
+
+}  // namespace kiln
