@@ -38,6 +38,22 @@ TEST(Lifecycle, RunReportsDeathBySignal) {
     expect_no_leftovers(k, id);
 }
 
+TEST(Lifecycle, RunForwardsSignalsToTheProcess) {
+    KILN_REQUIRE_ROOT();
+    Kiln k;
+    TempDir t;
+    Bundle b({"sh", "-c", "trap 'echo got-term; exit 42' TERM; touch /tmp/ready; while :; do sleep 0.01; done"}, true);
+    std::string id = unique_id();
+    // The runtime in the background; once the trap is set, SIGTERM goes to the runtime itself.
+    std::string script = runtime_binary() + " --root " + k.root() + " run --bundle " + b.dir() + " " + id +
+                         " & pid=$!; while [ ! -e " + b.rootfs() + "/tmp/ready ]; do sleep 0.01; done; kill -TERM $pid;"
+                         " wait $pid; echo exit=$?";
+    Result r = run({"sh", "-c", script});
+    EXPECT_NE(r.out.find("got-term"), std::string::npos) << r.out << r.err;
+    EXPECT_NE(r.out.find("exit=42"), std::string::npos) << r.out << r.err;
+    expect_no_leftovers(k, id);
+}
+
 TEST(Lifecycle, CreateStartStateDelete) {
     KILN_REQUIRE_ROOT();
     Kiln k;
