@@ -2,6 +2,7 @@
 #include "core/cgroups/cgroup.hpp"
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -88,6 +89,12 @@ Cgroup::Cgroup(Layout layout, const std::string& cgroups_path, const std::string
                               (base.size() == h.root.size() || base[h.root.size()] == '/');
             if (h.root != "/" && under_root) base = base.substr(h.root.size());
             base = clean(base, field);
+            // A v2 cgroup holding processes cannot delegate controllers to children (no internal
+            // processes): below our own cgroup's parent instead, as runc does.
+            if (h.version == Version::v2) {
+                auto slash = base.find_last_of('/');
+                base = slash == std::string::npos ? "" : base.substr(0, slash);
+            }
         }
         std::string r = base + rel;
         dirs_.push_back({i, h.mount_point + r, r});
@@ -121,7 +128,7 @@ const Cgroup::Dir* Cgroup::dir_for(const Hierarchy* h) const {
     return nullptr;
 }
 
-void Cgroup::create(std::optional<Version> only) {
+std::vector<std::string> Cgroup::create(std::optional<Version> only) {
     std::vector<std::string> made;
     try {
         for (const auto& d : dirs_) {
@@ -144,9 +151,14 @@ void Cgroup::create(std::optional<Version> only) {
             }
         }
     } catch (...) {
-        for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
+        remove_dirs(made);
         throw;
     }
+    return made;
+}
+
+void remove_dirs(const std::vector<std::string>& made) {
+    for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
 }
 
 void Cgroup::enable_v2_controller(const Dir& dir, const std::string& controller) {
@@ -236,6 +248,8 @@ void Cgroup::freeze() {
             if (i % 10 == 9) write_existing(d->path + "/freezer.state", "FROZEN");
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
+        // Half frozen is worse than not frozen: thaw and say so.
+        write_existing(d->path + "/freezer.state", "THAWED");
         throw Error(Errc::internal, "timed out freezing " + d->path);
     }
     const Dir* d = layout_.unified() ? dir_for(layout_.unified()) : nullptr;
@@ -245,6 +259,7 @@ void Cgroup::freeze() {
         if (frozen()) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    write_existing(d->path + "/cgroup.freeze", "0");
     throw Error(Errc::internal, "timed out freezing " + d->path);
 }
 
@@ -281,6 +296,14 @@ std::vector<pid_t> Cgroup::pids() const {
     return read_pids(d->path + "/cgroup.procs");
 }
 
+bool Cgroup::populated(std::optional<Version> only) const {
+    for (const auto& d : dirs_) {
+        if (only && layout_.hierarchies[d.hierarchy].version != *only) continue;
+        if (!read_pids(d.path + "/cgroup.procs").empty()) return true;
+    }
+    return false;
+}
+
 void Cgroup::signal_all(int sig) {
     const Dir* u = layout_.unified() ? dir_for(layout_.unified()) : nullptr;
     if (sig == SIGKILL && u && path_exists(u->path + "/cgroup.kill")) {
@@ -294,15 +317,43 @@ void Cgroup::signal_all(int sig) {
     if (can_freeze && !was_frozen) thaw();
 }
 
+namespace {
+
+// rmdir of a cgroup and, first, of every cgroup below it (a container may make its own).
+// Returns 0 or the errno of the first failure.
+int remove_tree(const std::string& path) {
+    int first_error = 0;
+    if (DIR* d = ::opendir(path.c_str())) {
+        while (struct dirent* e = ::readdir(d)) {
+            std::string name = e->d_name;
+            if (e->d_type != DT_DIR || name == "." || name == "..") continue;
+            int err = remove_tree(path + "/" + name);
+            if (err && !first_error) first_error = err;
+        }
+        ::closedir(d);
+    }
+    for (int attempt = 0;; ++attempt) {
+        if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return first_error;
+        // Tasks that just exited stay accounted for a moment.
+        if (errno != EBUSY || attempt >= 200) return first_error ? first_error : errno;
+        std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 10));
+    }
+}
+
+}  // namespace
+
 void Cgroup::destroy() {
+    // Every hierarchy is tried; the first failure is reported after.
+    std::string failed;
+    int err = 0;
     for (const auto& d : dirs_) {
-        for (int attempt = 0;; ++attempt) {
-            if (::rmdir(d.path.c_str()) == 0 || errno == ENOENT) break;
-            // Tasks that just exited stay accounted for a moment.
-            if (errno != EBUSY || attempt >= 200) throw_sys("rmdir", d.path);
-            std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 10));
+        int e = remove_tree(d.path);
+        if (e && !err) {
+            err = e;
+            failed = d.path;
         }
     }
+    if (err) throw_sys(err, "rmdir", failed);
 }
 
 Stats Cgroup::stats() const {

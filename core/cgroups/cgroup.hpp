@@ -30,9 +30,9 @@ public:
     // The directories a state record saved (paths()).
     static Cgroup from_paths(Layout layout, const std::vector<std::string>& paths);
 
-    // mkdir in every hierarchy (or only in those of one version). On failure, what it made is
-    // removed again.
-    void create(std::optional<Version> only = std::nullopt);
+    // mkdir in every hierarchy (or only in those of one version). Returns the directories it
+    // made (parents included), for remove_dirs; on failure, what it made is removed again.
+    std::vector<std::string> create(std::optional<Version> only = std::nullopt);
     // Writes the limits of `resources`. Errors name the spec field, the file and errno; a
     // controller the host lacks is an error only when `resources` asks for it.
     void apply(const oci::Resources& resources);
@@ -57,9 +57,12 @@ public:
     bool frozen() const;
 
     std::vector<pid_t> pids() const;
+    // Whether a directory of this cgroup (of one version, or any) holds processes.
+    bool populated(std::optional<Version> only = std::nullopt) const;
     // Signals every process of the cgroup; frozen meanwhile so none forks away.
     void signal_all(int sig);
-    // Removes every directory; retries briefly while exiting tasks are still accounted.
+    // Removes every directory, with any cgroups below it; retries briefly while exiting tasks are
+    // still accounted. Tries every hierarchy before reporting the first failure.
     void destroy();
 
     Stats stats() const;
@@ -81,5 +84,8 @@ private:
     Layout layout_;
     std::vector<Dir> dirs_;
 };
+
+// Removes directories create() made, deepest first (empty ones only: rmdir).
+void remove_dirs(const std::vector<std::string>& made);
 
 }  // namespace kiln::cgroups

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/container/hooks.hpp"
@@ -52,10 +53,14 @@ std::string state_json(const std::string& id, const std::string& status, pid_t p
     return oci::to_json(s).dump();
 }
 
-// The rules runc adds after the spec's, so that the devices every container gets stay usable.
-void add_default_device_rules(oci::Spec& spec) {
-    if (!spec.linux->resources || spec.linux->resources->devices.empty()) return;
-    auto& rules = spec.linux->resources->devices;
+// The device rules every container gets, as runc: everything denied, then the config's rules,
+// then the devices every container has and those linux.devices lists. Empty when the host has no
+// way to enforce them and the config did not ask: a policy nobody asked for is not an error.
+std::vector<oci::DeviceRule> device_policy(const oci::Spec& spec, const cgroups::Layout& layout) {
+    const auto& asked = spec.linux->resources ? spec.linux->resources->devices : std::vector<oci::DeviceRule>{};
+    if (asked.empty() && !layout.find("devices", "") && !layout.unified()) return {};
+    std::vector<oci::DeviceRule> rules = {{false, "a", {}, {}, "rwm"}};
+    rules.insert(rules.end(), asked.begin(), asked.end());
     auto allow = [&](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor) {
         rules.push_back({true, type, major, minor, "rwm"});
     };
@@ -70,7 +75,80 @@ void add_default_device_rules(oci::Spec& spec) {
     allow("c", 136, {});  // pts
     for (const auto& d : spec.linux->devices)
         if (d.type != "p") allow(d.type == "u" ? "c" : d.type.c_str(), d.major, d.minor);
+    return rules;
 }
+
+struct Bundle {
+    std::string dir;  // absolute
+    std::string config_text;
+    oci::Spec spec;
+};
+
+Bundle load_bundle(const std::string& bundle_arg) {
+    Bundle b;
+    b.dir = absolute_bundle(bundle_arg);
+    try {
+        b.config_text = read_file(b.dir + "/config.json");
+    } catch (const SysError& e) {
+        throw Error(e.err() == ENOENT ? Errc::not_found : Errc::invalid_argument,
+                    "bundle " + b.dir + ": config.json: " + std::strerror(e.err()));
+    }
+    try {
+        b.spec = oci::parse_spec(b.config_text);
+        oci::validate_spec(b.spec);
+    } catch (const Error& e) {
+        throw Error(e.code(), "config.json: " + std::string(e.what()));
+    }
+    if (!oci::find_namespace(b.spec, "mount"))
+        invalid("config.json: linux.namespaces: the container needs a mount namespace of its own");
+    return b;
+}
+
+// What a create has made so far, undone (in reverse) unless it is committed: the container's
+// processes killed, the cgroup directories this create made removed, poststop hooks run once
+// init existed (the spec continues a failed create with delete), the state directory removed.
+class Creation {
+public:
+    Creation(ContainerDir& dir, const Bundle& bundle) : dir_(dir), bundle_(bundle) {}
+    Creation(const Creation&) = delete;
+    Creation& operator=(const Creation&) = delete;
+    ~Creation() {
+        if (committed_) return;
+        if (cgroup) {
+            try {
+                cgroup->signal_all(SIGKILL);
+            } catch (const Error& e) {
+                log::warn(std::string("cleaning up after a failed create: ") + e.what());
+            }
+            cgroups::remove_dirs(made_);
+        }
+        if (init_started && bundle_.spec.hooks)
+            run_hooks_warn(bundle_.spec.hooks->poststop, "poststop",
+                           state_json(dir_.id(), "stopped", 0, bundle_.dir, bundle_.spec.annotations));
+        dir_.remove();
+    }
+
+    // Makes the container's cgroup directories of one version; a cgroup that already holds
+    // processes is someone else's.
+    void make_cgroup(cgroups::Version version) {
+        auto made = cgroup->create(version);
+        made_.insert(made_.end(), made.begin(), made.end());
+        if (cgroup->populated(version))
+            throw Error(Errc::already_exists, "linux.cgroupsPath: the cgroup " + cgroup->paths().front() +
+                                                  " already holds processes");
+    }
+
+    void commit() { committed_ = true; }
+
+    std::optional<cgroups::Cgroup> cgroup;
+    bool init_started = false;
+
+private:
+    ContainerDir& dir_;
+    const Bundle& bundle_;
+    std::vector<std::string> made_;
+    bool committed_ = false;
+};
 
 std::vector<CgroupSubMount> cgroup_submounts(const cgroups::Layout& layout, const cgroups::Cgroup& cg) {
     std::vector<CgroupSubMount> out;
@@ -157,158 +235,116 @@ std::string Runtime::status(const ContainerDir* dir, const Record& r) {
 
 Runtime::Created Runtime::create(const CreateOptions& o) {
     validate_id(o.id);
-    std::string bundle = absolute_bundle(o.bundle);
-    std::string config_text;
-    try {
-        config_text = read_file(bundle + "/config.json");
-    } catch (const SysError& e) {
-        throw Error(e.err() == ENOENT ? Errc::not_found : Errc::invalid_argument,
-                    "bundle " + bundle + ": config.json: " + std::strerror(e.err()));
+    Bundle b = load_bundle(o.bundle);
+    oci::Spec& spec = b.spec;
+    ContainerDir dir = store_.create(o.id);
+    Creation creation(dir, b);
+
+    // Without linux.cgroupsPath, runc's default: the id, below the caller's own cgroup.
+    const std::string& path = spec.linux->cgroups_path;
+    creation.cgroup.emplace(layout(), path.empty() ? o.id : path, read_file("/proc/self/cgroup"));
+    cgroups::Cgroup& cg = *creation.cgroup;
+    // The child starts now (into the v2 cgroup at clone time, which must exist first) and becomes
+    // kiln-init while the rest of the cgroups, the plan and its fds are being made.
+    creation.make_cgroup(cgroups::Version::v2);
+    Fd v2_dir = cg.open_v2_dir();
+    InitProcess init = InitProcess::for_create(build_namespace_plan(spec), v2_dir ? v2_dir.get() : -1);
+    creation.init_started = true;
+    write_file(dir.file("config.json"), b.config_text, 0600);
+    creation.make_cgroup(cgroups::Version::v1);
+    oci::Resources resources = spec.linux->resources.value_or(oci::Resources{});
+    resources.devices = device_policy(spec, layout());
+    cg.apply(resources);
+
+    PlanInputs in;
+    in.bundle = b.dir;
+    in.no_pivot = o.no_pivot;
+    in.preserve_fds = o.preserve_fds;
+    Fd console;
+    if (o.console_fd >= 0) {
+        in.console_socket = o.console_fd;
+    } else if (!o.console_socket.empty()) {
+        console = connect_unix(o.console_socket);
+        in.console_socket = console.get();
     }
-    oci::Spec spec;
+    in.cgroup_v2_host = layout().mode == cgroups::Mode::unified;
+    in.cgroup_mounts = cgroup_submounts(layout(), cg);
+    if (in.cgroup_v2_host && !cg.paths().empty()) in.cgroup_v2_dir = cg.paths().front();
+    InitPlan plan;
     try {
-        spec = oci::parse_spec(config_text);
-        oci::validate_spec(spec);
+        plan = build_init_plan(spec, in);
     } catch (const Error& e) {
         throw Error(e.code(), "config.json: " + std::string(e.what()));
     }
-    if (!oci::find_namespace(spec, "mount"))
-        invalid("config.json: linux.namespaces: the container needs a mount namespace of its own");
-
-    ContainerDir dir = store_.create(o.id);
-    bool dir_kept = false;
-    std::optional<cgroups::Cgroup> cg;
-    bool cgroup_made = false;
-    bool init_started = false;
-    InitPlan plan;
-    Fd fifo, console;
+    if (plan.rootfs.propagation & MS_SHARED) plan.rootfs.parent_mount = mount_holding(plan.rootfs.rootfs);
+    if (!o.no_new_keyring) plan.session_keyring = o.id;
     std::vector<Fd> idmap_fds;
-    try {
-        // Without linux.cgroupsPath, runc's default: the id, below the caller's own cgroup.
-        std::string cgroups_path = spec.linux->cgroups_path.empty() ? o.id : spec.linux->cgroups_path;
-        cg.emplace(layout(), cgroups_path, read_file("/proc/self/cgroup"));
-        // The child starts now (into the v2 cgroup at clone time, which must exist first) and
-        // becomes kiln-init while the v1 cgroups, the plan and its fds are being made.
-        cgroup_made = true;
-        cg->create(cgroups::Version::v2);
-        Fd v2_dir = cg->open_v2_dir();
-        init_started = true;
-        InitProcess init = InitProcess::for_create(build_namespace_plan(spec), v2_dir ? v2_dir.get() : -1);
-        write_file(dir.file("config.json"), config_text, 0600);
-        cg->create(cgroups::Version::v1);
-        if (spec.linux->resources) {
-            add_default_device_rules(spec);
-            cg->apply(*spec.linux->resources);
-        }
-
-        PlanInputs in;
-        in.bundle = bundle;
-        in.no_pivot = o.no_pivot;
-        in.preserve_fds = o.preserve_fds;
-        if (o.console_fd >= 0) {
-            in.console_socket = o.console_fd;
-        } else if (!o.console_socket.empty()) {
-            console = connect_unix(o.console_socket);
-            in.console_socket = console.get();
-        }
-        in.cgroup_v2_host = layout().mode == cgroups::Mode::unified;
-        in.cgroup_mounts = cgroup_submounts(layout(), *cg);
-        if (in.cgroup_v2_host && !cg->paths().empty()) in.cgroup_v2_dir = cg->paths().front();
-        try {
-            plan = build_init_plan(spec, in);
-        } catch (const Error& e) {
-            throw Error(e.code(), "config.json: " + std::string(e.what()));
-        }
-        if (plan.rootfs.propagation & MS_SHARED) plan.rootfs.parent_mount = mount_holding(plan.rootfs.rootfs);
-        if (!o.no_new_keyring) plan.session_keyring = o.id;
-        for (size_t i = 0; i < plan.rootfs.mounts.size(); ++i) {
-            MountStep& m = plan.rootfs.mounts[i];
-            if (!m.idmap) continue;
-            const auto& sm = spec.mounts[i];
-            std::string uid_map = plan.ns.uid_map, gid_map = plan.ns.gid_map;
-            if (!sm.uid_mappings.empty()) {
-                uid_map.clear();
-                gid_map.clear();
-                for (const auto& x : sm.uid_mappings)
-                    uid_map += std::to_string(x.container_id) + " " + std::to_string(x.host_id) + " " + std::to_string(x.size) + "\n";
-                for (const auto& x : sm.gid_mappings)
-                    gid_map += std::to_string(x.container_id) + " " + std::to_string(x.host_id) + " " + std::to_string(x.size) + "\n";
-            }
-            idmap_fds.push_back(make_userns(uid_map, gid_map));
-            m.idmap_userns_fd = idmap_fds.back().get();
-        }
-
-        std::string fifo_path = dir.file("exec.fifo");
-        if (::mkfifo(fifo_path.c_str(), 0600) < 0) throw_sys("mkfifo", fifo_path);
-        // Read-write so that opening never blocks; init reads its start byte from it.
-        fifo = open_file(fifo_path, O_RDWR);
-        plan.start_fd = fifo.get();
-        open_joined_namespaces(plan.ns, spec);
-        cgroups::Cgroup::JoinFds join = cg->open_for_join();
-        for (const auto& tasks : join.v1_tasks) plan.cgroup_tasks.push_back(tasks.get());
-
-        LaunchCallbacks cb;
-        cb.init_hook_state = [&](pid_t pid) { return state_json(o.id, "creating", pid, bundle, spec.annotations); };
-        cb.runtime_hooks = [&](pid_t pid) {
-            std::string s = state_json(o.id, "creating", pid, bundle, spec.annotations);
-            run_hooks(spec.hooks->prestart, "prestart", s);
-            run_hooks(spec.hooks->create_runtime, "createRuntime", s);
-        };
-        cb.seccomp_listener = [&](Fd fd, pid_t pid) {
-            const auto& sc = *spec.linux->seccomp;
-            send_to_listener(sc.listener_path, sc.listener_metadata, std::move(fd),
-                             state_json(o.id, "creating", pid, bundle, spec.annotations), pid);
-        };
-        pid_t pid = init.create(plan, cb);
-        close_joined_namespaces(plan.ns);
-        if (o.start) {
-            // The fifo is open read-write here: the start byte goes straight in.
-            if (::write(fifo.get(), "0", 1) != 1) throw_sys("write", "the exec fifo");
-            ::unlink(fifo_path.c_str());
-        }
-
-        Record r;
-        r.id = o.id;
-        r.pid = pid;
-        auto st = read_proc_stat(pid);
-        r.pid_start_time = st ? st->start_time : 0;
-        r.bundle = bundle;
-        r.rootfs = plan.rootfs.rootfs;
-        r.created = rfc3339_now();
-        r.cgroup_paths = cg->paths();
-        r.annotations = spec.annotations;
-        r.owner = ::getuid();
-        dir.write(r);
-        dir_kept = true;
-        specs_[o.id] = spec;
-        if (!o.pid_file.empty()) {
-            try {
-                atomic_write(o.pid_file, std::to_string(pid), false, 0644);
-            } catch (...) {
-                // The container exists; without its pid file the caller cannot track it.
-                ::kill(pid, SIGKILL);
-                dir_kept = false;
-                throw;
-            }
-        }
-        if (o.start && spec.hooks && !spec.hooks->poststart.empty())
-            run_hooks_warn(spec.hooks->poststart, "poststart", state_json(o.id, "running", pid, bundle, spec.annotations));
-        return {pid, plan.process.terminal};
-    } catch (...) {
-        close_joined_namespaces(plan.ns);
-        if (cg && cgroup_made) {
-            try {
-                cg->signal_all(SIGKILL);
-                cg->destroy();
-            } catch (const Error& e) {
-                log::warn(std::string("cleaning up after a failed create: ") + e.what());
-            }
-        }
-        if (init_started && spec.hooks)
-            run_hooks_warn(spec.hooks->poststop, "poststop", state_json(o.id, "stopped", 0, bundle, spec.annotations));
-        if (!dir_kept) dir.remove();
-        throw;
+    for (size_t i = 0; i < plan.rootfs.mounts.size(); ++i) {
+        MountStep& m = plan.rootfs.mounts[i];
+        if (!m.idmap) continue;
+        // The mount's own mappings, or else the container's.
+        const auto& sm = spec.mounts[i];
+        idmap_fds.push_back(sm.uid_mappings.empty() ? make_userns(plan.ns.uid_map, plan.ns.gid_map)
+                                                    : make_userns(map_text(sm.uid_mappings), map_text(sm.gid_mappings)));
+        m.idmap_userns_fd = idmap_fds.back().get();
     }
+    std::string fifo_path = dir.file("exec.fifo");
+    if (::mkfifo(fifo_path.c_str(), 0600) < 0) throw_sys("mkfifo", fifo_path);
+    // Read-write so that opening never blocks; init reads its start byte from it.
+    Fd fifo = open_file(fifo_path, O_RDWR);
+    plan.start_fd = fifo.get();
+    open_joined_namespaces(plan.ns, spec);
+    struct CloseJoined {
+        NamespacePlan& ns;
+        ~CloseJoined() { close_joined_namespaces(ns); }
+    } close_joined{plan.ns};
+    cgroups::Cgroup::JoinFds join = cg.open_for_join();
+    for (const auto& tasks : join.v1_tasks) plan.cgroup_tasks.push_back(tasks.get());
+
+    auto hook_state = [&](const char* status, pid_t pid) {
+        return state_json(o.id, status, pid, b.dir, spec.annotations);
+    };
+    if (!plan.create_container_hooks.empty() || !plan.start_container_hooks.empty())
+        plan.hook_state.resize(2 * hook_state("creating", std::numeric_limits<pid_t>::max()).size() + 2);
+    LaunchCallbacks cb;
+    cb.init_hook_state = [&](pid_t pid) {
+        return hook_state("creating", pid) + std::string(1, '\0') + hook_state("created", pid);
+    };
+    cb.runtime_hooks = [&](pid_t pid) {
+        std::string s = hook_state("creating", pid);
+        run_hooks(spec.hooks->prestart, "prestart", s);
+        run_hooks(spec.hooks->create_runtime, "createRuntime", s);
+    };
+    cb.seccomp_listener = [&](Fd fd, pid_t pid) {
+        const auto& sc = *spec.linux->seccomp;
+        send_to_listener(sc.listener_path, sc.listener_metadata, std::move(fd), hook_state("creating", pid), pid);
+    };
+    pid_t pid = init.create(plan, cb);
+    if (o.start) {
+        // The fifo is open read-write here: the start byte goes straight in.
+        if (::write(fifo.get(), "0", 1) != 1) throw_sys("write", "the exec fifo");
+        ::unlink(fifo_path.c_str());
+    }
+
+    Record r;
+    r.id = o.id;
+    r.pid = pid;
+    auto st = read_proc_stat(pid);
+    r.pid_start_time = st ? st->start_time : 0;
+    r.bundle = b.dir;
+    r.rootfs = plan.rootfs.rootfs;
+    r.created = rfc3339_now();
+    r.cgroup_paths = cg.paths();
+    r.annotations = spec.annotations;
+    r.owner = ::getuid();
+    dir.write(r);
+    // Without its pid file the caller could not track the container: that fails the create too.
+    if (!o.pid_file.empty()) atomic_write(o.pid_file, std::to_string(pid), false, 0644);
+    creation.commit();
+    specs_[o.id] = spec;
+    if (o.start && spec.hooks && !spec.hooks->poststart.empty())
+        run_hooks_warn(spec.hooks->poststart, "poststart", hook_state("running", pid));
+    return {pid, plan.process.terminal};
 }
 
 void Runtime::start(const std::string& id) {

@@ -50,9 +50,13 @@ int load_and_hand_over_seccomp(const ProcessPlan& p, int sync_fd, InitError* e) 
 
 int init_body(const InitPlan& plan, int sync_fd, InitError* e) noexcept {
     const ProcessPlan& p = plan.process;
-    int state_len = expect(sync_fd, SyncType::go, plan.hook_state.data(), plan.hook_state.size(), e);
-    if (state_len < 0) return -1;
-    const char* state = plan.hook_state.data();
+    int received = expect(sync_fd, SyncType::go, plan.hook_state.data(), plan.hook_state.size(), e);
+    if (received < 0) return -1;
+    // createContainer's state, a NUL, startContainer's.
+    const char* create_state = plan.hook_state.data();
+    size_t create_len = strnlen(create_state, static_cast<size_t>(received));
+    const char* start_state = create_state + (create_len < static_cast<size_t>(received) ? create_len + 1 : create_len);
+    size_t start_len = static_cast<size_t>(received) - static_cast<size_t>(start_state - create_state);
 
     if (plan.ns.new_user() && become_root(e) < 0) return -1;
     // The container must not share the caller's session keyring.
@@ -79,7 +83,7 @@ int init_body(const InitPlan& plan, int sync_fd, InitError* e) noexcept {
         if (expect(sync_fd, SyncType::hooks_done, nullptr, 0, e) < 0) return -1;
     }
     for (const auto& h : plan.create_container_hooks)
-        if (run_hook(h, state, static_cast<size_t>(state_len), e) < 0) return -1;
+        if (run_hook(h, create_state, create_len, e) < 0) return -1;
 
     if (own_mounts && enter_rootfs(os, r, e) < 0) return -1;
     if (p.terminal) {
@@ -125,7 +129,7 @@ int init_body(const InitPlan& plan, int sync_fd, InitError* e) noexcept {
     if (n != 1) _exit(1);
     ::close(plan.start_fd);
     for (const auto& h : plan.start_container_hooks)
-        if (run_hook(h, state, static_cast<size_t>(state_len), e) < 0) {
+        if (run_hook(h, start_state, start_len, e) < 0) {
             // The runtime that could report this has gone; the container's stderr is left.
             ssize_t w = ::write(2, e->message, strnlen(e->message, sizeof e->message));
             (void)w;

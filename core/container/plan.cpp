@@ -25,14 +25,14 @@ namespace {
 
 std::string absolute_in_container(const std::string& p) { return p.empty() || p[0] != '/' ? "/" + p : p; }
 
+}  // namespace
+
 std::string map_text(const std::vector<oci::IdMapping>& maps) {
     std::string out;
     for (const auto& m : maps)
         out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
     return out;
 }
-
-}  // namespace
 
 NamespacePlan build_namespace_plan(const oci::Spec& spec) {
     NamespacePlan ns;
@@ -346,8 +346,6 @@ InitPlan build_init_plan(const oci::Spec& spec, const PlanInputs& in) {
         plan.runtime_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty();
         for (auto& h : plan.create_container_hooks) finalize_pointers(h);
         for (auto& h : plan.start_container_hooks) finalize_pointers(h);
-        if (!plan.create_container_hooks.empty() || !plan.start_container_hooks.empty())
-            plan.hook_state.resize(64 * 1024);
     }
     return plan;
 }

@@ -185,7 +185,9 @@ struct InitPlan {
     std::vector<HookExec> create_container_hooks;
     std::vector<HookExec> start_container_hooks;
     bool runtime_hooks = false;  // prestart or createRuntime hooks: init pauses for them
-    // The runtime sends the state JSON for init's hooks here (it knows init's pid only after clone).
+    // Where init receives the state JSON of its hooks (createContainer's, a NUL, then
+    // startContainer's): the runtime sends it with GO, once it knows init's pid, and sizes this
+    // buffer beforehand. Empty when init runs no hooks.
     mutable std::vector<char> hook_state;
     int console_socket = -1;
     int start_fd = -1;  // exec fifo: init reads one byte from it to start
@@ -210,6 +212,7 @@ struct ExecPlan {
 std::vector<int*> fd_slots(InitPlan& plan);
 std::vector<int*> fd_slots(ExecPlan& plan);
 inline constexpr size_t kMaxPlanFds = 250;  // SCM_MAX_FD is 253
+inline constexpr size_t kMaxHookState = 4 << 20;
 
 struct PlanInputs {
     std::string bundle;  // absolute
@@ -230,6 +233,9 @@ ProcessPlan build_process_plan(const oci::Process& process, const oci::Spec* spe
 // Points argv/envp at args/env (after the plan has reached its final address).
 void finalize_pointers(ProcessPlan& p);
 void finalize_pointers(HookExec& h);
+
+// "<container> <host> <size>\n" lines, as uid_map and gid_map take them.
+std::string map_text(const std::vector<oci::IdMapping>& maps);
 
 // Capabilities of an oci::Process as bit masks; unknown names are an error naming the field.
 Capabilities capability_masks(const oci::Capabilities& caps, const std::string& field);

@@ -10,6 +10,7 @@ namespace {
 class Encoder {
 public:
     std::string out;
+    void fail() {}
 
     template <class T>
         requires std::is_arithmetic_v<T>
@@ -57,6 +58,7 @@ class Decoder {
 public:
     explicit Decoder(std::string_view in) : in_(in) {}
     bool ok() const { return ok_; }
+    void fail() { ok_ = false; }
     bool done() const { return in_.empty(); }
 
     template <class T>
@@ -95,8 +97,9 @@ public:
     void value(std::vector<T>& v) {
         size_t n = 0;
         value(n);
-        // Every element takes at least one byte: a count beyond the input is malformed.
-        if (!ok_ || n > in_.size()) {
+        // Every element is at least one 8-byte value: a count beyond that is malformed, and
+        // nothing larger than the input can be asked for.
+        if (!ok_ || n > in_.size() / sizeof(uint64_t)) {
             ok_ = false;
             return;
         }
@@ -290,10 +293,14 @@ KILN_PLAN_FIELDS(InitPlan) {
     v.value(s.create_container_hooks);
     v.value(s.start_container_hooks);
     v.value(s.runtime_hooks);
-    // Only the size of the buffer init receives its hooks' state into.
+    // Only the size of the buffer init receives its hooks' state into (bounded: kiln-init trusts
+    // no size it decodes).
     size_t state_capacity = s.hook_state.size();
     v.value(state_capacity);
-    if constexpr (!std::is_const_v<S>) s.hook_state.resize(state_capacity);
+    if constexpr (!std::is_const_v<S>) {
+        if (state_capacity > kMaxHookState) v.fail();
+        else s.hook_state.resize(state_capacity);
+    }
     v.value(s.console_socket);
     v.value(s.start_fd);
     v.value(s.session_keyring);
@@ -323,7 +330,11 @@ std::string encode(const ExecPlan& plan) {
 std::optional<InitPlan> decode_init_plan(std::string_view bytes) {
     Decoder d(bytes);
     InitPlan plan;
-    d.value(plan);
+    try {
+        d.value(plan);
+    } catch (const std::exception&) {  // bad_alloc, length_error: malformed all the same
+        return std::nullopt;
+    }
     if (!d.ok() || !d.done()) return std::nullopt;
     finalize_pointers(plan.process);
     for (auto& h : plan.create_container_hooks) finalize_pointers(h);
@@ -334,7 +345,11 @@ std::optional<InitPlan> decode_init_plan(std::string_view bytes) {
 std::optional<ExecPlan> decode_exec_plan(std::string_view bytes) {
     Decoder d(bytes);
     ExecPlan plan;
-    d.value(plan);
+    try {
+        d.value(plan);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
     if (!d.ok() || !d.done()) return std::nullopt;
     finalize_pointers(plan.process);
     return plan;

@@ -33,6 +33,7 @@ int sync_recv(int fd, SyncHeader* header, void* payload, size_t capacity) noexce
     if (n < 0) return -errno;
     if (n == 0) return -EPIPE;
     if (static_cast<size_t>(n) < sizeof *header) return -EBADMSG;
+    if (msg.msg_flags & MSG_TRUNC) return -EMSGSIZE;  // never act on half a message
     size_t got = static_cast<size_t>(n) - sizeof *header;
     return static_cast<int>(got < header->len ? got : header->len);
 }

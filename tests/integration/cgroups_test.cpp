@@ -2,6 +2,8 @@
 // cgroupsPath, the v2 hierarchy of a hybrid host, device rules, update, and a controller the host
 // lacks refused only when asked for.
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -167,9 +169,14 @@ TEST(Cgroups, DeviceRulesDenyAccess) {
     Bundle b({"sh", "-c", "head -c1 /dev/zero | wc -c; head -c1 /dev/devtest >/dev/null 2>/tmp/err; cat /tmp/err"});
     b.config["mounts"].push_back({{"destination", "/dev/devtest"}, {"type", "bind"}, {"source", "/dev/loop-control"}, {"options", {"bind"}}});
     b.config["mounts"].push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", nlohmann::json::array()}});
-    b.config["linux"]["resources"] = {{"devices", {{{"allow", false}, {"access", "rwm"}}}}};
     b.save();
     std::string id = unique_id();
+    // Without any linux.resources.devices the policy is the same: runc's defaults only.
+    Result r0 = k.run(b, id);
+    ASSERT_EQ(r0.code, 0) << r0.err;
+    EXPECT_NE(r0.out.find("Operation not permitted"), std::string::npos) << r0.out;
+    b.config["linux"]["resources"] = {{"devices", {{{"allow", false}, {"access", "rwm"}}}}};
+    b.save();
     Result r = k.run(b, id);
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(r.out.rfind("1\n", 0), 0u) << "the default /dev/zero stays usable: " << r.out;
@@ -180,6 +187,42 @@ TEST(Cgroups, DeviceRulesDenyAccess) {
     Result r2 = k.run(b, id);
     ASSERT_EQ(r2.code, 0) << r2.err;
     EXPECT_EQ(r2.out.find("Operation not permitted"), std::string::npos) << r2.out;
+    expect_no_leftovers(k, id);
+}
+
+TEST(Cgroups, CgroupHoldingProcessesIsRefusedAndLeftAlone) {
+    KILN_REQUIRE_ROOT();
+    auto layout = cgroups::detect_layout();
+    const auto* pids = layout.find("pids");
+    if (!pids) GTEST_SKIP() << "no pids controller";
+    std::string rel = "/kiln-it-busy-" + std::to_string(getpid());
+    std::string dir = pids->mount_point + rel;
+    fs::create_directory(dir);
+    pid_t sleeper = fork();
+    if (sleeper == 0) {
+        ::pause();
+        _exit(0);
+    }
+    {
+        std::ofstream procs(dir + (pids->version == cgroups::Version::v2 ? "/cgroup.procs" : "/tasks"));
+        procs << sleeper;
+    }
+    Kiln k;
+    Bundle b({"true"});
+    b.config["linux"]["cgroupsPath"] = rel;
+    b.save();
+    std::string id = unique_id();
+    Result r = k.run(b, id);
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("linux.cgroupsPath: the cgroup"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("already holds processes"), std::string::npos) << r.err;
+    // Someone else's cgroup and process are untouched.
+    EXPECT_EQ(::kill(sleeper, 0), 0);
+    EXPECT_TRUE(fs::exists(dir));
+    EXPECT_EQ(read_trimmed(dir + "/cgroup.procs"), std::to_string(sleeper));
+    ::kill(sleeper, SIGKILL);
+    ::waitpid(sleeper, nullptr, 0);
+    fs::remove(dir);
     expect_no_leftovers(k, id);
 }
 

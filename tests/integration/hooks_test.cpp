@@ -78,6 +78,8 @@ TEST(Hooks, EveryKindInOrderWithTheState) {
     EXPECT_EQ(names[6], "poststop");
     EXPECT_EQ(statuses[0], "creating");
     EXPECT_EQ(statuses[1], "creating");
+    EXPECT_EQ(statuses[2], "creating");
+    EXPECT_EQ(statuses[3], "created");
     EXPECT_EQ(statuses[6], "stopped");
     for (size_t i = 0; i < ids.size(); ++i) {
         if (names[i] != "process") {
