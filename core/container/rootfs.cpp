@@ -9,8 +9,9 @@
 #include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,6 +34,11 @@ public:
     void reset(int fd = -1) {
         if (fd_ >= 0) os_.close(fd_);
         fd_ = fd;
+    }
+    int release() {
+        int fd = fd_;
+        fd_ = -1;
+        return fd;
     }
 
 private:
@@ -317,7 +323,16 @@ int make_device(Os& os, int rootfd, const DeviceNode& d, bool bind, InitError* e
     }
     if (os.mknodat(dir.get(), name, d.mode, d.dev) < 0) {
         if (errno != EEXIST) return init_fail(e, errno, "%s: mknod `%s`", d.field.c_str(), path);
-        return 0;
+        // The rootfs has something there already: kept when it is this device, replaced when it
+        // is anything else (a file or a link where /dev/null should be would stand in for it).
+        struct stat st;
+        if (os.fstatat(dir.get(), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return init_fail(e, errno, "%s: stat `%s`", d.field.c_str(), path);
+        if ((st.st_mode & S_IFMT) == (d.mode & S_IFMT) && st.st_rdev == d.dev) return 0;
+        if (S_ISDIR(st.st_mode)) return init_fail(e, EISDIR, "%s: `%s` in the rootfs", d.field.c_str(), path);
+        if (os.unlinkat(dir.get(), name, 0) < 0) return init_fail(e, errno, "%s: remove `%s`", d.field.c_str(), path);
+        if (os.mknodat(dir.get(), name, d.mode, d.dev) < 0)
+            return init_fail(e, errno, "%s: mknod `%s`", d.field.c_str(), path);
     }
     if (d.chown && os.fchownat(dir.get(), name, d.uid, d.gid, AT_SYMLINK_NOFOLLOW) < 0)
         return init_fail(e, errno, "%s: chown `%s` to %u:%u", d.field.c_str(), path, d.uid, d.gid);
@@ -490,6 +505,18 @@ int enter_rootfs(Os& os, const RootfsPlan& plan, InitError* e) noexcept {
     return 0;
 }
 
+// The container's /dev/null, checked to be the null device before it is bound over masked files:
+// whatever else a rootfs or a mount put there would be shown in their place.
+int open_dev_null(Os& os, InitError* e) {
+    OsFd fd(os, os.openat(AT_FDCWD, "/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC, 0));
+    if (fd.get() < 0) return init_fail(e, errno, "linux.maskedPaths: open `/dev/null`");
+    struct stat st;
+    if (os.fstatat(fd.get(), "", &st, AT_EMPTY_PATH) < 0) return init_fail(e, errno, "linux.maskedPaths: stat `/dev/null`");
+    if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+        return init_fail(e, 0, "linux.maskedPaths: `/dev/null` in the container is not the null device (c 1:3)");
+    return fd.release();
+}
+
 int finalize_rootfs(Os& os, const RootfsPlan& plan, InitError* e) noexcept {
     for (const auto& [path, value] : plan.sysctl) {
         int fd = os.openat(AT_FDCWD, path.c_str(), O_WRONLY | O_CLOEXEC, 0);
@@ -509,6 +536,7 @@ int finalize_rootfs(Os& os, const RootfsPlan& plan, InitError* e) noexcept {
         if (fd.get() < 0) return init_fail(e, errno, "linux.readonlyPaths[%zu]: open `%s`", i, p);
         if (remount_bind(os, fd.get(), MS_RDONLY | MS_REC, p, e) < 0) return -1;
     }
+    OsFd null(os, -1);
     for (size_t i = 0; i < plan.masked_paths.size(); ++i) {
         const char* p = plan.masked_paths[i].c_str();
         struct stat st;
@@ -516,9 +544,19 @@ int finalize_rootfs(Os& os, const RootfsPlan& plan, InitError* e) noexcept {
             if (errno == ENOENT) continue;
             return init_fail(e, errno, "linux.maskedPaths[%zu]: stat `%s`", i, p);
         }
-        int r = S_ISDIR(st.st_mode) ? os.mount("tmpfs", p, "tmpfs", MS_RDONLY, nullptr)
-                                    : os.mount("/dev/null", p, nullptr, MS_BIND, nullptr);
-        if (r < 0) return init_fail(e, errno, "linux.maskedPaths[%zu]: mask `%s`", i, p);
+        if (S_ISDIR(st.st_mode)) {
+            if (os.mount("tmpfs", p, "tmpfs", MS_RDONLY, nullptr) < 0)
+                return init_fail(e, errno, "linux.maskedPaths[%zu]: mask `%s`", i, p);
+            continue;
+        }
+        if (null.get() < 0) {
+            null.reset(open_dev_null(os, e));
+            if (null.get() < 0) return -1;
+        }
+        // A copy of that very mount, moved over the file: no path is looked up twice.
+        OsFd tree(os, os.open_tree(null.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+        if (tree.get() < 0 || os.move_mount(tree.get(), "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return init_fail(e, errno, "linux.maskedPaths[%zu]: mask `%s`", i, p);
     }
     for (const auto& m : plan.mounts) {
         if (!(plan.setup_dev && m.destination == "/dev" && (m.flags & MS_RDONLY))) continue;

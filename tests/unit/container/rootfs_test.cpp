@@ -154,7 +154,9 @@ public:
         Call c = make("mknodat", dirfd, path);
         c.mode = mode;
         c.dev = dev;
-        return create(c, Kind::device);
+        int r = create(c, Kind::device);
+        if (r == 0) rdevs[c.resolved] = dev;
+        return r;
     }
     int symlinkat(const char* target, int dirfd, const char* path) override {
         Call c = make("symlinkat", dirfd, path);
@@ -211,7 +213,10 @@ public:
         switch (it->second) {
             case Kind::dir: st->st_mode = S_IFDIR | 0755; break;
             case Kind::file: st->st_mode = S_IFREG | 0644; break;
-            case Kind::device: st->st_mode = S_IFCHR | 0666; break;
+            case Kind::device:
+                st->st_mode = S_IFCHR | 0666;
+                st->st_rdev = rdevs.count(c.resolved) ? rdevs.at(c.resolved) : 0;
+                break;
             case Kind::symlink: st->st_mode = S_IFLNK | 0777; break;
         }
         return 0;
@@ -270,6 +275,7 @@ public:
 
     std::map<std::string, Kind> fs;
     std::map<std::string, std::string> links;  // symlink targets, by resolved path
+    std::map<std::string, dev_t> rdevs;        // device numbers, by resolved path
     std::map<int, std::string> fds;
     std::vector<Call> calls;
     std::map<std::string, std::string> real_files;  // fake path -> real file openat opens instead
@@ -688,10 +694,38 @@ TEST_F(RootfsTest, DevicesAreBoundInAUserNamespace) {
 TEST_F(RootfsTest, ExistingDeviceNodeIsKept) {
     os.add_dir(std::string(kRootfs) + "/dev");
     os.fs[std::string(kRootfs) + "/dev/null"] = RecordingOs::Kind::device;
+    os.rdevs[std::string(kRootfs) + "/dev/null"] = makedev(1, 3);
     plan.setup_dev = true;
     plan.devices = {{"default device", "/dev/null", S_IFCHR | 0666, makedev(1, 3), 0, 0, true}};
     ASSERT_EQ(prepare(), 0) << error.message;
-    EXPECT_TRUE(os.named("fchownat").empty());  // EEXIST: left as the image has it
+    EXPECT_TRUE(os.named("fchownat").empty());  // the same device: left as the image has it
+    EXPECT_TRUE(os.named("unlinkat").empty());
+}
+
+TEST_F(RootfsTest, ExistingFileOrOtherDeviceIsReplaced) {
+    os.add_dir(std::string(kRootfs) + "/dev");
+    os.fs[std::string(kRootfs) + "/dev/null"] = RecordingOs::Kind::file;
+    os.fs[std::string(kRootfs) + "/dev/zero"] = RecordingOs::Kind::device;
+    os.rdevs[std::string(kRootfs) + "/dev/zero"] = makedev(1, 3);
+    plan.setup_dev = true;
+    plan.devices = {{"default device", "/dev/null", S_IFCHR | 0666, makedev(1, 3), 0, 0, false},
+                    {"default device", "/dev/zero", S_IFCHR | 0666, makedev(1, 5), 0, 0, false}};
+    ASSERT_EQ(prepare(), 0) << error.message;
+    auto removed = os.named("unlinkat");
+    ASSERT_EQ(removed.size(), 2u) << os.trace();
+    EXPECT_EQ(removed[0].resolved, std::string(kRootfs) + "/dev/null");
+    EXPECT_EQ(removed[1].resolved, std::string(kRootfs) + "/dev/zero");
+    EXPECT_EQ(os.fs.at(std::string(kRootfs) + "/dev/null"), RecordingOs::Kind::device);
+    EXPECT_EQ(os.rdevs.at(std::string(kRootfs) + "/dev/null"), makedev(1, 3));
+    EXPECT_EQ(os.rdevs.at(std::string(kRootfs) + "/dev/zero"), makedev(1, 5));
+}
+
+TEST_F(RootfsTest, ExistingDirectoryWhereADeviceGoesIsAnError) {
+    os.add_dir(std::string(kRootfs) + "/dev/null");
+    plan.setup_dev = true;
+    plan.devices = {{"default device", "/dev/null", S_IFCHR | 0666, makedev(1, 3), 0, 0, false}};
+    EXPECT_EQ(prepare(), -1);
+    EXPECT_STREQ(error.message, "default device: `/dev/null` in the rootfs: Is a directory");
 }
 
 TEST_F(RootfsTest, FailingMknodNamesTheDeviceField) {
@@ -805,17 +839,40 @@ TEST_F(RootfsTest, FailingPivotRootIsReported) {
 
 TEST_F(RootfsTest, MaskedDirectoryGetsAReadOnlyTmpfsAndMaskedFileDevNull) {
     os.add_file("/proc/kcore");
+    os.add_file("/proc/keys");
     os.add_dir("/proc/acpi");
-    plan.masked_paths = {"/proc/kcore", "/proc/missing", "/proc/acpi"};
+    os.fs["/dev/null"] = RecordingOs::Kind::device;
+    os.rdevs["/dev/null"] = makedev(1, 3);
+    plan.masked_paths = {"/proc/kcore", "/proc/missing", "/proc/acpi", "/proc/keys"};
     ASSERT_EQ(finalize_rootfs(os, plan, &error), 0) << error.message;
+    EXPECT_TRUE(os.fds.empty()) << os.trace();
     auto m = os.mounts();
-    ASSERT_EQ(m.size(), 2u) << os.trace();  // the missing path is skipped
-    EXPECT_EQ(m[0].path, "/proc/kcore");
-    EXPECT_EQ(m[0].source, "/dev/null");
-    EXPECT_EQ(m[0].flags, static_cast<uint64_t>(MS_BIND));
-    EXPECT_EQ(m[1].path, "/proc/acpi");
-    EXPECT_EQ(m[1].type, "tmpfs");
-    EXPECT_EQ(m[1].flags, static_cast<uint64_t>(MS_RDONLY));
+    ASSERT_EQ(m.size(), 1u) << os.trace();  // the missing path is skipped
+    EXPECT_EQ(m[0].path, "/proc/acpi");
+    EXPECT_EQ(m[0].type, "tmpfs");
+    EXPECT_EQ(m[0].flags, static_cast<uint64_t>(MS_RDONLY));
+    // Files get a clone of the checked /dev/null mount, opened once.
+    auto trees = os.named("open_tree");
+    ASSERT_EQ(trees.size(), 2u) << os.trace();
+    EXPECT_EQ(trees[0].resolved, "/dev/null");
+    auto moved = os.named("move_mount");
+    ASSERT_EQ(moved.size(), 2u);
+    EXPECT_EQ(moved[0].path, "/proc/kcore");
+    EXPECT_EQ(moved[0].source, "/dev/null");
+    EXPECT_EQ(moved[1].path, "/proc/keys");
+    size_t null_opens = 0;
+    for (const auto& c : os.named("openat")) null_opens += c.path == "/dev/null";
+    EXPECT_EQ(null_opens, 1u);
+}
+
+TEST_F(RootfsTest, MaskingRefusesADevNullThatIsNotTheNullDevice) {
+    os.add_file("/proc/kcore");
+    os.add_file("/dev/null");  // a plain file, as a rootfs might ship
+    plan.masked_paths = {"/proc/kcore"};
+    EXPECT_EQ(finalize_rootfs(os, plan, &error), -1);
+    EXPECT_STREQ(error.message, "linux.maskedPaths: `/dev/null` in the container is not the null device (c 1:3)");
+    EXPECT_TRUE(os.named("move_mount").empty());
+    EXPECT_TRUE(os.fds.empty());
 }
 
 TEST_F(RootfsTest, MaskedPathStatErrorOtherThanEnoentIsReported) {
