@@ -206,6 +206,11 @@ struct ProcessRef {
     std::optional<ProcStat> stat;
 };
 
+void check_preserve_fds(int n) {
+    if (n < 0 || n > kMaxPreserveFds)
+        invalid("preserve-fds: " + std::to_string(n) + " is not between 0 and " + std::to_string(kMaxPreserveFds));
+}
+
 ProcessRef find_init(const Record& r) {
     ProcessRef p;
     p.pidfd = open_process(r.pid, r.pid_start_time);
@@ -235,6 +240,7 @@ std::string Runtime::status(const ContainerDir* dir, const Record& r) {
 
 Runtime::Created Runtime::create(const CreateOptions& o) {
     validate_id(o.id);
+    check_preserve_fds(o.preserve_fds);
     Bundle b = load_bundle(o.bundle);
     oci::Spec& spec = b.spec;
     ContainerDir dir = store_.create(o.id);
@@ -507,6 +513,7 @@ pid_t Runtime::exec(const std::string& id, const ExecOptions& o) {
     } catch (const Error& e) {
         throw Error(e.code(), "exec: " + std::string(e.what()));
     }
+    check_preserve_fds(o.preserve_fds);
     plan.preserve_fds = o.preserve_fds;
     ProcessRef init = find_init(r);
     if (!init.pidfd) precondition("container \"" + id + "\" is not running");

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -251,12 +252,16 @@ void stage1_main(const InitPlan& plan, int sync_fd) noexcept {
         report_and_exit(sync_fd, e);
     }
     if (!ns.time_offsets.empty()) {
+        // Not dumpable, /proc/self belongs to the host's root, whom the container's root is not:
+        // dumpable for as long as the write takes.
+        ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
         int fd = ::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || ::write(fd, ns.time_offsets.data(), ns.time_offsets.size()) < 0) {
             init_fail(&e, errno, "linux.timeOffsets: write /proc/self/timens_offsets");
             report_and_exit(sync_fd, e);
         }
         ::close(fd);
+        ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
     // CLONE_PARENT: init becomes the runtime's child, so `run` can wait for it.
     pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));

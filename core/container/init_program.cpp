@@ -6,6 +6,7 @@
 //   kiln-init init SYNC_FD      (create: stage 1 when namespaces are joined, else init)
 //   kiln-init exec SYNC_FD      (exec into a running container)
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -69,21 +70,23 @@ Received receive_plan(int sync_fd) {
 
 // The fds arrived under new numbers: write them into the plan's slots. None may sit among the
 // fds the container is to inherit (3 .. 3 + preserve_fds - 1), where a gap would let it through.
+// The sync socket itself is moved the same way; its new number is returned.
 template <class Plan>
-void place_fds(int sync_fd, Plan& plan, const std::vector<int>& fds) {
+int place_fds(int sync_fd, Plan& plan, const std::vector<int>& fds) {
     std::vector<int*> slots = fd_slots(plan);
     if (slots.size() != fds.size()) fail(sync_fd, 0, "the plan and its file descriptors do not match");
+    if (plan.process.preserve_fds < 0 || plan.process.preserve_fds > kMaxPreserveFds)
+        fail(sync_fd, 0, "preserve_fds out of range");
     int lowest = 3 + plan.process.preserve_fds;
-    for (size_t i = 0; i < slots.size(); ++i) {
-        int fd = fds[i];
-        if (fd < lowest) {
-            int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, lowest);
-            if (moved < 0) fail(sync_fd, errno, "move a file descriptor");
-            ::close(fd);
-            fd = moved;
-        }
-        *slots[i] = fd;
-    }
+    auto above = [&](int fd) {
+        if (fd >= lowest) return fd;
+        int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, lowest);
+        if (moved < 0) fail(sync_fd, errno, "move a file descriptor");
+        ::close(fd);
+        return moved;
+    };
+    for (size_t i = 0; i < slots.size(); ++i) *slots[i] = above(fds[i]);
+    return above(sync_fd);
 }
 
 // Moving itself into a v1 cgroup ("0" into `tasks`) spares the kernel the threadgroup lock that
@@ -98,6 +101,9 @@ void join_cgroups(int sync_fd, const std::vector<int>& tasks) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Nothing in the container may ptrace this process or open its /proc files while it holds
+    // the runtime's fds and its privileges; exec of the container's process resets this.
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc != 3) return 127;
     std::string mode = argv[1];
     int sync_fd = atoi(argv[2]);
@@ -105,7 +111,7 @@ int main(int argc, char** argv) {
     if (mode == "init") {
         auto plan = decode_init_plan(r.plan);
         if (!plan) fail(sync_fd, 0, "malformed plan");
-        place_fds(sync_fd, *plan, r.fds);
+        sync_fd = place_fds(sync_fd, *plan, r.fds);
         join_cgroups(sync_fd, plan->cgroup_tasks);
         if (plan->ns.two_stage) stage1_main(*plan, sync_fd);
         init_main(*plan, sync_fd);
@@ -113,7 +119,7 @@ int main(int argc, char** argv) {
     if (mode == "exec") {
         auto plan = decode_exec_plan(r.plan);
         if (!plan) fail(sync_fd, 0, "malformed exec plan");
-        place_fds(sync_fd, *plan, r.fds);
+        sync_fd = place_fds(sync_fd, *plan, r.fds);
         join_cgroups(sync_fd, plan->cgroup_tasks);
         exec_main(*plan, sync_fd);
     }

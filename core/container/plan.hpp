@@ -212,6 +212,7 @@ struct ExecPlan {
 std::vector<int*> fd_slots(InitPlan& plan);
 std::vector<int*> fd_slots(ExecPlan& plan);
 inline constexpr size_t kMaxPlanFds = 250;  // SCM_MAX_FD is 253
+inline constexpr int kMaxPreserveFds = 1 << 20;  // --preserve-fds: the kernel's nr_open default
 inline constexpr size_t kMaxHookState = 4 << 20;
 
 struct PlanInputs {

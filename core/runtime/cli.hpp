@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/container/container.hpp"
+#include "core/container/plan.hpp"  // kMaxPreserveFds
 
 namespace kiln::runtime {
 

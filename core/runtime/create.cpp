@@ -9,7 +9,7 @@ void add_create(CLI::App& app, Globals& g) {
     cmd->add_option("-b,--bundle", o->bundle, "the bundle directory (default: current directory)");
     cmd->add_option("--pid-file", o->pid_file, "write the container's init pid here");
     cmd->add_option("--console-socket", o->console_socket, "unix socket that receives the pty master");
-    cmd->add_option("--preserve-fds", o->preserve_fds, "pass this many fds after stdio to the container");
+    cmd->add_option("--preserve-fds", o->preserve_fds, "pass this many fds after stdio to the container")->check(CLI::Range(0, container::kMaxPreserveFds));
     cmd->add_flag("--no-pivot", o->no_pivot, "use MS_MOVE and chroot instead of pivot_root");
     cmd->add_flag("--no-new-keyring", o->no_new_keyring, "keep the caller's session keyring");
     cmd->add_option("id", o->id, "container id")->required();

@@ -47,7 +47,7 @@ void add_exec(CLI::App& app, Globals& g) {
     cmd->add_option("-g,--additional-gids", a->additional_gids, "supplementary gid")->allow_extra_args(false);
     cmd->add_option("-c,--cap", a->caps, "capability added to the process")->allow_extra_args(false);
     cmd->add_flag("--no-new-privs", a->no_new_privs, "set no_new_privs");
-    cmd->add_option("--preserve-fds", a->preserve_fds, "pass this many fds after stdio to the process");
+    cmd->add_option("--preserve-fds", a->preserve_fds, "pass this many fds after stdio to the process")->check(CLI::Range(0, container::kMaxPreserveFds));
     cmd->add_option("--process-label", a->process_label, "ignored (no SELinux)")->group("");
     cmd->add_option("--apparmor", a->apparmor, "ignored (no AppArmor)")->group("");
     cmd->add_flag("--ignore-paused", a->ignore_paused, "ignored")->group("");

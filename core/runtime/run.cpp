@@ -20,7 +20,7 @@ void add_run(CLI::App& app, Globals& g) {
     cmd->add_option("-b,--bundle", a->create.bundle, "the bundle directory (default: current directory)");
     cmd->add_option("--pid-file", a->create.pid_file, "write the container's init pid here");
     cmd->add_option("--console-socket", a->create.console_socket, "unix socket that receives the pty master");
-    cmd->add_option("--preserve-fds", a->create.preserve_fds, "pass this many fds after stdio to the container");
+    cmd->add_option("--preserve-fds", a->create.preserve_fds, "pass this many fds after stdio to the container")->check(CLI::Range(0, container::kMaxPreserveFds));
     cmd->add_flag("--no-pivot", a->create.no_pivot, "use MS_MOVE and chroot instead of pivot_root");
     cmd->add_flag("--no-new-keyring", a->create.no_new_keyring, "keep the caller's session keyring");
     cmd->add_flag("-d,--detach", a->detach, "return once the container has started");

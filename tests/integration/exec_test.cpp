@@ -116,6 +116,18 @@ TEST_F(Exec, Errors) {
     EXPECT_NE(badcap.err.find("unknown capability \"CAP_NOPE\""), std::string::npos) << badcap.err;
 }
 
+TEST_F(Exec, PreservedFdsAreOnlyTheCallersOwn) {
+    // Only fd 3 is open; the rest of 3..42 is free, where the runtime's own fds (its sync socket
+    // among them) get their numbers: none of them may reach the process.
+    Result r = run({"bash", "-c", "exec 3< <(echo via-fd-3); for i in $(seq 4 64); do eval \"exec $i>&-\"; done; " +
+                                      runtime_binary() + " --root " + k_.root() + " exec --preserve-fds 40 " + id_ + " sh -c 'ls /proc/$$/fd | sort -n | tr \"\\n\" \" \"; cat <&3'"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "0 1 2 3 via-fd-3\n");
+    Result negative = k_({"exec", "--preserve-fds", "-1", id_, "true"});
+    EXPECT_NE(negative.code, 0);
+    EXPECT_NE(negative.err.find("--preserve-fds: Value -1 not in range 0 to"), std::string::npos) << negative.err;
+}
+
 TEST_F(Exec, TerminalProxiedWhenAttached) {
     Result r = k_({"exec", "-t", id_, "sh", "-c", "test -t 1 && echo tty-yes"});
     ASSERT_EQ(r.code, 0) << r.err;

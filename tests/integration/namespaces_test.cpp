@@ -157,6 +157,25 @@ TEST(Namespaces, TimeOffsets) {
     expect_no_leftovers(k, id);
 }
 
+TEST(Namespaces, TimeOffsetsInAUserNamespace) {
+    KILN_REQUIRE_ROOT();
+    if (host_ns("time").empty()) GTEST_SKIP() << "no time namespaces";
+    Kiln k;
+    Bundle b({"cat", "/proc/uptime"}, true);
+    set_namespace(b.config, "time");
+    set_namespace(b.config, "user");
+    b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    b.config["linux"]["timeOffsets"] = {{"boottime", {{"secs", 86400 * 1000}, {"nanosecs", 0}}}};
+    ASSERT_EQ(sh("chown -R 100000:100000 " + b.rootfs()).code, 0);
+    b.save();
+    std::string id = unique_id();
+    Result r = k.run(b, id);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_GT(std::stod(r.out), 86400.0 * 1000) << "boottime offset shows in /proc/uptime";
+    expect_no_leftovers(k, id);
+}
+
 TEST(Namespaces, UserNamespaceMaps) {
     KILN_REQUIRE_ROOT();
     Kiln k;
