@@ -442,7 +442,17 @@ void Runtime::destroy(ContainerDir& dir, const Record& r) {
 }
 
 void Runtime::remove(const std::string& id, bool force) {
-    ContainerDir dir = store_.open(id);
+    std::optional<ContainerDir> found;
+    try {
+        found.emplace(store_.open(id));
+    } catch (const Error& e) {
+        // As runc: the directory of a create that was killed before it wrote the record is
+        // removed either way; the container still "does not exist" unless --force.
+        if (e.code() == Errc::not_found && store_.remove_orphan(id))
+            log::warn("removed the state directory of \"" + id + "\", left without a record by an interrupted create");
+        throw;
+    }
+    ContainerDir& dir = *found;
     Record r = dir.read();
     std::string st = status(&dir, r);
     if (st != "stopped") {

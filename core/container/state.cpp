@@ -104,6 +104,22 @@ ContainerDir StateStore::create(const std::string& id) const {
     return ContainerDir(id, dir, lock_dir(dir, id, true));
 }
 
+bool StateStore::remove_orphan(const std::string& id) const {
+    validate_id(id);
+    std::string dir = root_ + "/" + id;
+    struct stat st;
+    if (::lstat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) return false;
+    Fd lock;
+    try {
+        lock = lock_dir(dir, id, false);  // a create in progress finishes first
+    } catch (const Error& e) {
+        if (e.code() != Errc::not_found) throw;  // no lock file: killed before it made one
+    }
+    if (path_exists(dir + "/state.json") || !path_exists(dir)) return false;
+    remove_all(dir);
+    return true;
+}
+
 ContainerDir StateStore::open(const std::string& id) const {
     validate_id(id);
     std::string dir = root_ + "/" + id;

@@ -57,6 +57,9 @@ public:
     ContainerDir create(const std::string& id) const;
     // The container's directory, locked (waits for a command in progress); not_found if absent.
     ContainerDir open(const std::string& id) const;
+    // Removes a directory that a killed create left without its record, once no create holds
+    // its lock; false when there is no such directory (or it has a record).
+    bool remove_orphan(const std::string& id) const;
     std::vector<std::string> ids() const;
     // Reads a record without taking the lock (list): records are replaced atomically.
     std::optional<Record> peek(const std::string& id) const;

@@ -117,12 +117,21 @@ TEST_F(Exec, Errors) {
 }
 
 TEST_F(Exec, PreservedFdsAreOnlyTheCallersOwn) {
+    TempDir t;
+    std::string pidfile = t.path() + "/pid";
     // Only fd 3 is open; the rest of 3..42 is free, where the runtime's own fds (its sync socket
     // among them) get their numbers: none of them may reach the process.
     Result r = run({"bash", "-c", "exec 3< <(echo via-fd-3); for i in $(seq 4 64); do eval \"exec $i>&-\"; done; " +
-                                      runtime_binary() + " --root " + k_.root() + " exec --preserve-fds 40 " + id_ + " sh -c 'ls /proc/$$/fd | sort -n | tr \"\\n\" \" \"; cat <&3'"});
-    ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_EQ(r.out, "0 1 2 3 via-fd-3\n");
+                                      runtime_binary() + " --root " + k_.root() + " exec -d --pid-file " + pidfile +
+                                      " --preserve-fds 40 " + id_ + " sleep 1000 </dev/null >/dev/null 2>" + t.path() +
+                                      "/err; cat " + t.path() + "/err"});
+    ASSERT_EQ(r.code, 0) << r.out;
+    int pid = 0;
+    std::ifstream(pidfile) >> pid;
+    ASSERT_GT(pid, 0);
+    auto fds = open_fds(pid);
+    ASSERT_EQ(fds.size(), 4u) << ::testing::PrintToString(fds);
+    EXPECT_EQ(fds[3].rfind("3 pipe:", 0), 0u) << fds[3];
     Result negative = k_({"exec", "--preserve-fds", "-1", id_, "true"});
     EXPECT_NE(negative.code, 0);
     EXPECT_NE(negative.err.find("--preserve-fds: Value -1 not in range 0 to"), std::string::npos) << negative.err;

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -245,6 +246,17 @@ void expect_no_leftovers(const Kiln& k, const std::string& id) {
             if (it.depth() > 4) it.disable_recursion_pending();
         }
     }
+}
+
+std::vector<std::string> open_fds(pid_t pid) {
+    std::vector<std::pair<int, std::string>> fds;
+    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        fds.emplace_back(std::stoi(e.path().filename().string()), std::filesystem::read_symlink(e.path()).string());
+    std::sort(fds.begin(), fds.end());
+    std::vector<std::string> out;
+    for (const auto& [fd, target] : fds) out.push_back(std::to_string(fd) + " " + target);
+    return out;
 }
 
 }  // namespace kiln::testing

@@ -81,6 +81,9 @@ std::string unique_id();
 // no process whose cgroup names it.
 void expect_no_leftovers(const Kiln& k, const std::string& id);
 
+// The fds process `pid` has open, in order, each as "<fd> <what it points to>".
+std::vector<std::string> open_fds(pid_t pid);
+
 // The first line of `text` without its newline, trimmed.
 std::string trim(const std::string& text);
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -161,6 +162,19 @@ TEST(Lifecycle, UnknownDuplicateAndMissing) {
         EXPECT_NE(r.err.find("container \"no-such-container\" does not exist"), std::string::npos) << verb << ": " << r.err;
     }
     EXPECT_EQ(k({"delete", "--force", "no-such-container"}).code, 0) << "runc: delete --force of nothing succeeds";
+
+    // A create killed before it wrote its record leaves a directory: delete removes it, and
+    // reports the container missing unless --force.
+    for (bool force : {false, true}) {
+        std::string orphan = k.root() + "/" + "orphan-" + std::to_string(force);
+        std::filesystem::create_directories(orphan);
+        std::ofstream(orphan + "/lock");
+        std::ofstream(orphan + "/config.json") << "{}";
+        Result r = force ? k({"delete", "--force", "orphan-1"}) : k({"delete", "orphan-0"});
+        EXPECT_EQ(r.code, force ? 0 : 1) << r.err;
+        EXPECT_NE(r.err.find("left without a record"), std::string::npos) << r.err;
+        EXPECT_FALSE(std::filesystem::exists(orphan));
+    }
 
     Bundle b({"sleep", "10"});
     std::string id = unique_id();
