@@ -4,20 +4,19 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 
+#include "core/container/process.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/fd.hpp"
 #include "core/sys/file.hpp"
 #include "core/sys/log.hpp"
 #include "core/sys/syscalls.hpp"
 
-extern char** environ;
 
 namespace kiln::container {
 namespace {
@@ -31,6 +30,39 @@ std::vector<char*> c_strings(std::vector<std::string>& v) {
     return out;
 }
 
+// The hook as a child with stdin `in`, stdout and stderr `out`, every signal at its default and
+// none blocked (run blocks those it forwards; glibc's posix_spawn would leave its own two
+// ignored). An exec failure comes back through a close-on-exec pipe.
+pid_t spawn(const char* path, char* const* argv, char* const* envp, int in, int out, const std::string& field) {
+    int report[2];
+    if (::pipe2(report, O_CLOEXEC) < 0) throw_sys("pipe2", field);
+    Fd report_r(report[0]), report_w(report[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) throw_sys("fork", field);
+    if (pid == 0) {
+        if (::dup2(in, 0) >= 0 && ::dup2(out, 1) >= 0 && ::dup2(out, 2) >= 0) {
+            reset_signals();
+            ::execve(path, argv, envp);
+        }
+        int err = errno;
+        ssize_t w = ::write(report[1], &err, sizeof err);
+        (void)w;
+        _exit(127);
+    }
+    report_w.reset();
+    int err = 0;
+    ssize_t n;
+    do {
+        n = ::read(report_r.get(), &err, sizeof err);
+    } while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(sizeof err)) {
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        throw_sys(err, field + ": spawn", path);
+    }
+    return pid;
+}
+
 void run_one(const oci::Hook& hook, const std::string& field, const std::string& state) {
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) < 0) throw_sys("pipe2", field);
@@ -38,19 +70,11 @@ void run_one(const oci::Hook& hook, const std::string& field, const std::string&
     if (::pipe2(out, O_CLOEXEC) < 0) throw_sys("pipe2", field);
     Fd out_r(out[0]), out_w(out[1]);
 
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in_r.get(), 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 2);
     std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
     std::vector<std::string> env = hook.env;
     auto argv = c_strings(args);
     auto envp = c_strings(env);
-    pid_t pid;
-    int rc = posix_spawn(&pid, hook.path.c_str(), &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) throw_sys(rc, field + ": spawn", hook.path);
+    pid_t pid = spawn(hook.path.c_str(), argv.data(), envp.data(), in_r.get(), out_w.get(), field);
     in_r.reset();
     out_w.reset();
 

@@ -214,15 +214,18 @@ int prepare_fds(int preserve_fds, InitError* e) noexcept {
 }
 
 void reset_signals() noexcept {
-    for (int s = 1; s < NSIG; ++s) {
-        if (s == SIGKILL || s == SIGSTOP) continue;
-        struct sigaction sa = {};
-        sa.sa_handler = SIG_DFL;
-        ::sigaction(s, &sa, nullptr);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The raw calls: glibc's wrappers skip the two signals it keeps for itself (32 and 33), which
+    // a parent's posix_spawn leaves ignored, and an ignored signal stays ignored across execve.
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)();
+        uint64_t mask;
+    } dfl = {SIG_DFL, 0, nullptr, 0};
+    for (int s = 1; s <= 64; ++s)
+        if (s != SIGKILL && s != SIGSTOP) ::syscall(SYS_rt_sigaction, s, &dfl, nullptr, sizeof dfl.mask);
+    uint64_t none = 0;
+    ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
 }
 
 int set_no_new_privileges(InitError* e) noexcept {
@@ -299,6 +302,7 @@ int run_hook(const HookExec& h, const char* state, size_t len, InitError* e) noe
     }
     if (pid == 0) {
         ::dup2(pipefd[0], 0);
+        reset_signals();  // the hook gets a clean signal mask, not init's
         ::execve(h.path.c_str(), h.argv.data(), h.envp.data());
         _exit(127);
     }

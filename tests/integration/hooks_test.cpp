@@ -119,6 +119,16 @@ TEST(Hooks, FailingPrestartFailsCreateAndCleansUp) {
     ASSERT_EQ(lines.size(), 1u) << "the spec continues with delete, which runs poststop";
     EXPECT_EQ(lines[0].rfind("poststop stopped", 0), 0u);
     expect_no_leftovers(k, id);
+
+    // A hook that cannot be started at all.
+    b.config["hooks"]["prestart"][0]["path"] = t.path() + "/missing";
+    b.save();
+    Result missing = k({"create", "--bundle", b.dir(), id});
+    EXPECT_NE(missing.code, 0);
+    EXPECT_NE(missing.err.find("hooks.prestart[0]: spawn `" + t.path() + "/missing`: No such file or directory"),
+              std::string::npos)
+        << missing.err;
+    expect_no_leftovers(k, id);
 }
 
 TEST(Hooks, TimeoutKillsTheHookAndFailsCreate) {
@@ -201,6 +211,33 @@ TEST(Hooks, ArgsAndEnvReachTheHook) {
     Result r = k.run(b, id);
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(lines_of(out), std::vector<std::string>{"hook-name a b hi"});
+    expect_no_leftovers(k, id);
+}
+
+TEST(Hooks, HooksStartWithNoSignalBlockedOrIgnored) {
+    KILN_REQUIRE_ROOT();
+    Kiln k;
+    TempDir t;
+    chmod(t.path().c_str(), 0755);
+    Bundle b({"true"});
+    b.config["mounts"].push_back({{"destination", "/hooklog"}, {"type", "bind"}, {"source", t.path()}, {"options", {"bind"}}});
+    // `run` blocks the signals it forwards; neither the runtime-side hook nor those init runs
+    // may inherit that. createContainer runs before the pivot: it sees the host's paths.
+    auto hook = [](const std::string& name, const std::string& log) {
+        return nlohmann::json::array({{{"path", "/bin/sh"},
+                                       {"args", {"sh", "-c", "echo " + name + " $(grep -E '^Sig(Blk|Ign)' /proc/self/status) >> " + log}}}});
+    };
+    b.config["hooks"] = {{"prestart", hook("prestart", t.path() + "/log")},
+                         {"createContainer", hook("createContainer", t.path() + "/log")},
+                         {"startContainer", hook("startContainer", "/hooklog/log")}};
+    b.save();
+    std::string id = unique_id();
+    Result r = k.run(b, id);
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto lines = lines_of(t.path() + "/log");
+    ASSERT_EQ(lines.size(), 3u) << r.err;
+    for (const auto& l : lines)
+        EXPECT_NE(l.find("SigBlk: 0000000000000000 SigIgn: 0000000000000000"), std::string::npos) << l;
     expect_no_leftovers(k, id);
 }
 

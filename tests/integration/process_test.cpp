@@ -162,5 +162,18 @@ TEST(Process, PreservedFdsReachTheContainerAndOthersDoNot) {
     expect_no_leftovers(k, id);
 }
 
+TEST(Process, StartsWithNoSignalBlockedOrIgnored) {
+    KILN_REQUIRE_ROOT();
+    Kiln k;
+    // The runtime itself was started by posix_spawn, which leaves glibc's two signals ignored
+    // (32, 33); whatever the caller left, the process starts clean.
+    Bundle b({"grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"});
+    std::string id = unique_id();
+    Result r = run({"sh", "-c", "trap '' HUP USR1; exec " + runtime_binary() + " --root " + k.root() + " run --bundle " + b.dir() + " " + id});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    expect_no_leftovers(k, id);
+}
+
 }  // namespace
 }  // namespace kiln::testing
