@@ -20,15 +20,17 @@
 namespace kiln::runtime {
 namespace {
 
-const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP, SIGALRM};
-
+// Every signal that can be caught, as runc: all are forwarded but SIGCHLD (ours, for reaping),
+// SIGWINCH (a resize of our terminal, copied to the pty) and SIGURG and SIGPIPE (about our own
+// sockets and pipes). Faults stay unblocked so that a crash is still a crash.
 sigset_t forwarded_set() {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    for (int s : kForwarded) sigaddset(&set, s);
+    sigfillset(&set);  // glibc leaves out its own two
+    for (int s : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&set, s);
     return set;
 }
+
+bool forwarded(int sig) { return sig != SIGCHLD && sig != SIGWINCH && sig != SIGURG && sig != SIGPIPE; }
 
 void copy_winsize(int from, int to) {
     struct winsize ws;
@@ -121,9 +123,9 @@ int wait_foreground(pid_t pid, int pty_master) {
                             status = st;
                             exited = true;
                         }
-                } else if (sig == SIGWINCH && pty_master >= 0) {
-                    copy_winsize(0, pty_master);
-                } else {
+                } else if (sig == SIGWINCH) {
+                    if (pty_master >= 0) copy_winsize(0, pty_master);
+                } else if (forwarded(sig)) {
                     ::kill(pid, sig);
                 }
             }

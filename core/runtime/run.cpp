@@ -61,8 +61,14 @@ void add_run(CLI::App& app, Globals& g) {
             }
             throw;
         }
-        if (!a->keep) rt.remove(opts.id, false);
+        // The process's status stands even if the cleanup after it fails: that is only reported.
         g.exit_code = code;
+        if (a->keep) return;
+        try {
+            rt.remove(opts.id, false);
+        } catch (const Error& e) {
+            log::error("removing \"" + opts.id + "\" after it exited: " + e.what());
+        }
     });
 }
 

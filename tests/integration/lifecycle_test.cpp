@@ -43,14 +43,21 @@ TEST(Lifecycle, RunForwardsSignalsToTheProcess) {
     KILN_REQUIRE_ROOT();
     Kiln k;
     TempDir t;
-    Bundle b({"sh", "-c", "trap 'echo got-term; exit 42' TERM; touch /tmp/ready; while :; do sleep 0.01; done"}, true);
+    // Each trapped signal is acknowledged by a file, so that the next is sent only once it arrived.
+    Bundle b({"sh", "-c",
+              "trap 'echo got-usr2; touch /tmp/usr2' USR2; trap 'echo got-40; touch /tmp/40' 40; "
+              "trap 'echo got-term; exit 42' TERM; touch /tmp/ready; while :; do sleep 0.01; done"},
+             true);
     std::string id = unique_id();
-    // The runtime in the background; once the trap is set, SIGTERM goes to the runtime itself.
+    // The runtime in the background; once the traps are set, the signals go to the runtime itself.
+    auto wait_for = [&](const std::string& name) {
+        return "while [ ! -e " + b.rootfs() + "/tmp/" + name + " ]; do sleep 0.01; done; ";
+    };
     std::string script = runtime_binary() + " --root " + k.root() + " run --bundle " + b.dir() + " " + id +
-                         " & pid=$!; while [ ! -e " + b.rootfs() + "/tmp/ready ]; do sleep 0.01; done; kill -TERM $pid;"
-                         " wait $pid; echo exit=$?";
+                         " & pid=$!; " + wait_for("ready") + "kill -USR2 $pid; " + wait_for("usr2") + "kill -s 40 $pid; " +
+                         wait_for("40") + "kill -TERM $pid; wait $pid; echo exit=$?";
     Result r = run({"sh", "-c", script});
-    EXPECT_NE(r.out.find("got-term"), std::string::npos) << r.out << r.err;
+    EXPECT_NE(r.out.find("got-usr2\ngot-40\ngot-term"), std::string::npos) << r.out << r.err;
     EXPECT_NE(r.out.find("exit=42"), std::string::npos) << r.out << r.err;
     expect_no_leftovers(k, id);
 }
