@@ -496,7 +496,12 @@ void Runtime::update(const std::string& id, const oci::Resources& resources) {
     ContainerDir dir = store_.open(id);
     Record r = dir.read();
     if (status(&dir, r) == "stopped") precondition("container \"" + id + "\" is not running");
-    cgroup_of(r).apply(resources);
+    if (resources.devices.empty()) return cgroup_of(r).apply(resources);
+    // As runc: the device policy is the one the container was created with.
+    log::warn("update: linux.resources.devices cannot be changed on a running container; ignored");
+    oci::Resources without = resources;
+    without.devices.clear();
+    cgroup_of(r).apply(without);
 }
 
 const oci::Spec& Runtime::config(const std::string& id) {

@@ -279,6 +279,14 @@ TEST(Cgroups, UpdateChangesLimits) {
         Result bad = k({"update", "--resources", "-", id}, R"({"pids": {"limit": "many"}})");
         EXPECT_NE(bad.code, 0);
         EXPECT_NE(bad.err.find("resources.pids.limit: expected an integer, got a string"), std::string::npos) << bad.err;
+        // Device rules are left as created (runc): a warning, and the rest still applies.
+        Result dev = k({"update", "--resources", "-", id}, R"({"devices": [{"allow": true, "access": "rwm"}], "pids": {"limit": 40}})");
+        ASSERT_EQ(dev.code, 0) << dev.err;
+        EXPECT_NE(dev.err.find("linux.resources.devices cannot be changed on a running container"), std::string::npos) << dev.err;
+        EXPECT_EQ(read_trimmed(dir_of("pids", path) + "/pids.max"), "40");
+        if (std::string devices = dir_of("devices", path); !devices.empty()) {
+            EXPECT_EQ(read_trimmed(devices + "/devices.list").find("a *:* rwm"), std::string::npos);
+        }
     });
 }
 
