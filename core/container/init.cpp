@@ -103,18 +103,7 @@ int init_body(const InitPlan& plan, int sync_fd, InitError* e) noexcept {
     // reach the runtime before `create` returns.
     bool seccomp_now = p.seccomp && (!p.no_new_privileges || p.seccomp->new_listener);
     if (seccomp_now && !p.no_new_privileges && load_and_hand_over_seccomp(p, sync_fd, e) < 0) return -1;
-    bool setgroups_allowed = true;
-    if (plan.ns.new_user()) {
-        char buf[16] = {};
-        int fd = ::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t n = ::read(fd, buf, sizeof buf - 1);
-            (void)n;
-            ::close(fd);
-            setgroups_allowed = strncmp(buf, "deny", 4) != 0;
-        }
-    }
-    if (apply_identity(p, setgroups_allowed, e) < 0) return -1;
+    if (apply_identity(p, e) < 0) return -1;
     if (seccomp_now && p.no_new_privileges && load_and_hand_over_seccomp(p, sync_fd, e) < 0) return -1;
     if (enter_cwd(p, e) < 0) return -1;
     if (find_executable(p, e) < 0) return -1;
@@ -194,7 +183,7 @@ void exec_main(const ExecPlan& plan, int sync_fd) noexcept {
     bool seccomp_now = p.seccomp && (!p.no_new_privileges || p.seccomp->new_listener);
     if (seccomp_now && !p.no_new_privileges && load_and_hand_over_seccomp(p, sync_fd, &e) < 0)
         report_and_exit(sync_fd, e);
-    if (apply_identity(p, true, &e) < 0) report_and_exit(sync_fd, e);
+    if (apply_identity(p, &e) < 0) report_and_exit(sync_fd, e);
     if (seccomp_now && p.no_new_privileges && load_and_hand_over_seccomp(p, sync_fd, &e) < 0)
         report_and_exit(sync_fd, e);
     if (enter_cwd(p, &e) < 0 || find_executable(p, &e) < 0 || prepare_fds(p.preserve_fds, &e) < 0)

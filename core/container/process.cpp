@@ -153,7 +153,22 @@ int find_executable(const ProcessPlan& p, InitError* e) noexcept {
     return -1;
 }
 
-int apply_identity(const ProcessPlan& p, bool setgroups_allowed, InitError* e) noexcept {
+namespace {
+
+// False in a user namespace whose setgroups was denied (a rootless one, or one made so by
+// whoever wrote its gid map): there even setgroups(0, ...) fails.
+bool setgroups_allowed() noexcept {
+    int fd = ::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;  // no /proc in the container: try it
+    char buf[8] = {};
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    return n < 4 || strncmp(buf, "deny", 4) != 0;
+}
+
+}  // namespace
+
+int apply_identity(const ProcessPlan& p, InitError* e) noexcept {
     if (p.caps) {
         for (int c = 0; c <= p.last_cap; ++c) {
             if (p.caps->bounding & (1ULL << c)) continue;
@@ -163,7 +178,7 @@ int apply_identity(const ProcessPlan& p, bool setgroups_allowed, InitError* e) n
         // Keep the permitted set across the change of uid; capset sets it exactly below.
         if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return init_fail(e, errno, "prctl PR_SET_KEEPCAPS");
     }
-    if (setgroups_allowed) {
+    if (setgroups_allowed()) {
         if (::setgroups(p.additional_gids.size(), p.additional_gids.data()) < 0)
             return init_fail(e, errno, "process.user.additionalGids: setgroups (%zu groups)", p.additional_gids.size());
     } else if (!p.additional_gids.empty()) {

@@ -12,8 +12,9 @@ int apply_process_attributes(const ProcessPlan& p, InitError* e) noexcept;
 // Resolves args[0] against $PATH into p.exec_path (runc's error texts, which callers such as
 // podman match to choose exit codes 126 and 127).
 int find_executable(const ProcessPlan& p, InitError* e) noexcept;
-// Bounding set, supplementary groups, gid, uid, then the other capability sets.
-int apply_identity(const ProcessPlan& p, bool setgroups_allowed, InitError* e) noexcept;
+// Bounding set, supplementary groups (none may be asked for where setgroups is denied), gid, uid,
+// then the other capability sets.
+int apply_identity(const ProcessPlan& p, InitError* e) noexcept;
 // chdir(cwd) and a check that it is inside the container's root (the CVE-2024-21626 class: a
 // leaked directory fd or a /proc/self/fd path must not become the working directory).
 int enter_cwd(const ProcessPlan& p, InitError* e) noexcept;

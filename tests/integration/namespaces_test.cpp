@@ -1,8 +1,11 @@
 // Namespaces: new ones differ from the host's, omitted ones are inherited, paths are joined,
 // a path of the wrong type is refused, time offsets apply, user namespaces get their maps.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <thread>
 
 #include "tests/integration/harness.hpp"
@@ -234,6 +237,48 @@ TEST(Namespaces, UserNamespaceJoinedWithANewPidNamespace) {
     EXPECT_EQ(k({"delete", "--force", hid}).code, 0);
     expect_no_leftovers(k, id);
     expect_no_leftovers(k, hid);
+}
+
+TEST(Namespaces, JoinedUserNamespaceWithSetgroupsDenied) {
+    KILN_REQUIRE_ROOT();
+    // unshare --map-root-user denies setgroups before it writes the gid map.
+    pid_t holder = fork();
+    if (holder == 0) {
+        execlp("unshare", "unshare", "--user", "--map-root-user", "sleep", "100", nullptr);
+        _exit(127);
+    }
+    std::string setgroups = "/proc/" + std::to_string(holder) + "/setgroups";
+    for (int i = 0; i < 500 && trim(sh("cat " + setgroups + " 2>/dev/null").out) != "deny"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_EQ(trim(sh("cat " + setgroups).out), "deny");
+    Kiln k;
+    Bundle b({"sleep", "100"});
+    set_namespace(b.config, "user", "/proc/" + std::to_string(holder) + "/ns/user");
+    // Only root is mapped in there: devpts cannot be given group 5.
+    for (auto& m : b.config["mounts"])
+        if (m["type"] == "devpts") {
+            nlohmann::json options = nlohmann::json::array();
+            for (const auto& o : m["options"])
+                if (o != "gid=5") options.push_back(o);
+            m["options"] = options;
+        }
+    b.save();
+    std::string id = unique_id();
+    Result r = k({"run", "-d", "--bundle", b.dir(), id});
+    EXPECT_EQ(r.code, 0) << r.err;
+    if (r.code == 0) {
+        Result e = k({"exec", id, "id", "-G"});
+        EXPECT_EQ(e.code, 0) << e.err;
+        // Supplementary groups cannot be set in there: asking for them is a clear error.
+        Result g = k({"exec", "--additional-gids", "10", id, "true"});
+        EXPECT_NE(g.code, 0);
+        EXPECT_NE(g.err.find("process.user.additionalGids: setgroups is denied in this user namespace"), std::string::npos)
+            << g.err;
+        EXPECT_EQ(k({"delete", "--force", id}).code, 0);
+    }
+    kill(holder, SIGKILL);
+    waitpid(holder, nullptr, 0);
+    expect_no_leftovers(k, id);
 }
 
 }  // namespace
