@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/mount.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -248,6 +249,38 @@ int set_no_new_privileges(InitError* e) noexcept {
     return 0;
 }
 
+namespace {
+
+// /dev/console becomes the pty: a clone of the slave's own mount moved onto an fd of
+// /dev/console, so that neither end is a path a link in the rootfs could redirect.
+int bind_console(int slave, const char* name, InitError* e) noexcept {
+    // Never opened for real: a console device the image ships must not become ours.
+    int target = ::open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (target >= 0 && ::fstat(target, &st) == 0 && S_ISLNK(st.st_mode)) {
+        ::close(target);
+        target = -1;
+        if (::unlink("/dev/console") < 0) return init_fail(e, errno, "process.terminal: remove the link /dev/console");
+        errno = ENOENT;
+    }
+    if (target == -1 && errno == ENOENT)
+        target = ::open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (target < 0) return init_fail(e, errno, "process.terminal: open /dev/console");
+    int tree = static_cast<int>(
+        ::syscall(SYS_open_tree, slave, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+    int err = 0;
+    if (tree < 0)
+        err = errno;
+    else if (::syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        err = errno;
+    if (tree >= 0) ::close(tree);
+    ::close(target);
+    if (err) return init_fail(e, err, "process.terminal: bind %s to /dev/console", name);
+    return 0;
+}
+
+}  // namespace
+
 int setup_terminal(const ProcessPlan& p, int socket, bool console, InitError* e) noexcept {
     int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0) return init_fail(e, errno, "process.terminal: open /dev/ptmx");
@@ -259,7 +292,9 @@ int setup_terminal(const ProcessPlan& p, int socket, bool console, InitError* e)
     }
     char name[32];
     snprintf(name, sizeof name, "/dev/pts/%u", n);
-    int slave = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    // The peer of this very master, not whatever a path names (TIOCGPTPEER: Linux 4.13).
+    int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0 && (errno == EINVAL || errno == ENOTTY)) slave = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0) {
         int err = errno;
         ::close(master);
@@ -269,15 +304,10 @@ int setup_terminal(const ProcessPlan& p, int socket, bool console, InitError* e)
         struct winsize ws = {p.console_height, p.console_width, 0, 0};
         ::ioctl(slave, TIOCSWINSZ, &ws);
     }
-    if (console) {
-        int fd = ::open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd >= 0) ::close(fd);
-        if (::mount(name, "/dev/console", nullptr, MS_BIND, nullptr) < 0) {
-            int err = errno;
-            ::close(master);
-            ::close(slave);
-            return init_fail(e, err, "process.terminal: bind %s to /dev/console", name);
-        }
+    if (console && bind_console(slave, name, e) < 0) {
+        ::close(master);
+        ::close(slave);
+        return -1;
     }
     int r = send_fd(socket, master, name, strlen(name));
     ::close(master);

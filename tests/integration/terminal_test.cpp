@@ -90,6 +90,40 @@ TEST(Terminal, MasterArrivesOverTheConsoleSocket) {
     expect_no_leftovers(k, id);
 }
 
+TEST(Terminal, ConsoleLinkInTheRootfsIsReplacedNotFollowed) {
+    KILN_REQUIRE_ROOT();
+    Kiln k;
+    TempDir t;
+    ConsoleSocket console(t.path() + "/console.sock");
+    Bundle b({"sh", "-c", "ls -l /dev/console | cut -c1; cat /etc/target"}, true);
+    // The rootfs's own /dev (no tmpfs over it), where /dev/console links to a file.
+    auto& mounts = b.config["mounts"];
+    for (size_t i = 0; i < mounts.size(); ++i)
+        if (mounts[i]["destination"] == "/dev") {
+            mounts.erase(i);
+            break;
+        }
+    b.config["linux"]["maskedPaths"] = nlohmann::json::array();
+    b.config["process"]["terminal"] = true;
+    b.save();
+    ASSERT_EQ(sh("mkdir -p " + b.rootfs() + "/dev && echo untouched > " + b.rootfs() + "/etc/target && ln -sf ../etc/target " +
+                 b.rootfs() + "/dev/console")
+                  .code,
+              0);
+    std::string id = unique_id();
+    Result c = k({"create", "--console-socket", console.path(), "--bundle", b.dir(), id});
+    ASSERT_EQ(c.code, 0) << c.err;
+    int master = console.master();
+    ASSERT_GE(master, 0);
+    ASSERT_EQ(k({"start", id}).code, 0);
+    std::string out = read_all(master, 2000);
+    EXPECT_NE(out.find("c\r\nuntouched"), std::string::npos) << out;
+    for (int i = 0; i < 200 && k.state(id)["status"] != "stopped"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(k({"delete", id}).code, 0);
+    expect_no_leftovers(k, id);
+}
+
 TEST(Terminal, DetachedTerminalNeedsAConsoleSocket) {
     KILN_REQUIRE_ROOT();
     Kiln k;
