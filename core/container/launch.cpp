@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "core/container/plan_codec.hpp"
 #include "core/container/sealed_init.hpp"
@@ -145,7 +146,22 @@ std::vector<int> slot_values(Plan& plan) {
 
 }  // namespace
 
+namespace {
+
+// Where executable memfds are refused (vm.memfd_noexec=2), the copy of kiln-init is an unlinked
+// file next to the runtime's own binary, on a filesystem that executes programs.
+Fd unlinked_init_copy() {
+    std::string dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+    int fd = make_unlinked_init(dir.c_str());
+    if (fd < 0)
+        throw_sys(-fd, "copy kiln-init", "an unlinked file in " + dir + " (executable memfds are refused: vm.memfd_noexec=2)");
+    return Fd(fd);
+}
+
+}  // namespace
+
 InitProcess::InitProcess(const char* mode, uint64_t flags, int cgroup_v2_dir) {
+    Fd unlinked_copy = memfd_exec_allowed() ? Fd() : unlinked_init_copy();
     auto [runtime_end, child_end] = sync_pair();
     int sync_fd = child_end.get();
     // Everything the child touches before its execve is ready here: it then only makes
@@ -172,7 +188,7 @@ InitProcess::InitProcess(const char* mode, uint64_t flags, int cgroup_v2_dir) {
     if (pid == 0) {
         // The copy of kiln-init is made here, in the child: the runtime goes on with the
         // cgroups meanwhile.
-        int program = make_sealed_init();
+        int program = unlinked_copy ? unlinked_copy.get() : make_sealed_init();
         if (program < 0) {
             errno = -program;
             child_fail(sync_fd, "copy kiln-init into a sealed memfd");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 // Defined by kiln_init_blob.S, which includes the built kiln-init with .incbin.
 extern "C" const char kiln_init_blob_start[];
@@ -19,6 +20,20 @@ constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 #define MFD_EXEC 0x0010U
 #endif
 
+// Writes the whole program to `fd`: 0 or -errno.
+int write_program(int fd) noexcept {
+    const char* p = kiln_init_blob_start;
+    size_t left = embedded_init_size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return n < 0 ? -errno : -EIO;
+        p += n;
+        left -= static_cast<size_t>(n);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int make_sealed_init() noexcept {
@@ -26,18 +41,9 @@ int make_sealed_init() noexcept {
     int fd = ::memfd_create("kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
     if (fd < 0 && errno == EINVAL) fd = ::memfd_create("kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return -errno;
-    const char* p = kiln_init_blob_start;
-    size_t left = embedded_init_size();
-    while (left > 0) {
-        ssize_t n = ::write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int err = n < 0 ? errno : EIO;
-            ::close(fd);
-            return -err;
-        }
-        p += n;
-        left -= static_cast<size_t>(n);
+    if (int err = write_program(fd); err < 0) {
+        ::close(fd);
+        return err;
     }
     if (::fcntl(fd, F_ADD_SEALS, kSeals) < 0) {
         int err = errno;
@@ -45,6 +51,32 @@ int make_sealed_init() noexcept {
         return -err;
     }
     return fd;
+}
+
+bool memfd_exec_allowed() noexcept {
+    static const bool allowed = [] {
+        int fd = ::memfd_create("kiln-probe", MFD_CLOEXEC | MFD_EXEC);
+        if (fd >= 0) ::close(fd);
+        return fd >= 0 || errno != EACCES;  // EINVAL: a kernel from before the sysctl
+    }();
+    return allowed;
+}
+
+int make_unlinked_init(const char* dir) noexcept {
+    // 0555: a container root that the host does not map must still be able to execute it.
+    int fd = ::open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0555);
+    if (fd < 0) return -errno;
+    int err = write_program(fd);
+    int ro = -1;
+    if (err == 0) {
+        // execve refuses a file open for writing: a read-only description of it instead.
+        char path[40];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ro = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (ro < 0) err = -errno;
+    }
+    ::close(fd);
+    return err < 0 ? err : ro;
 }
 
 size_t embedded_init_size() noexcept { return static_cast<size_t>(kiln_init_blob_end - kiln_init_blob_start); }

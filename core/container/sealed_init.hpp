@@ -12,6 +12,15 @@ namespace kiln::container {
 // child makes it between clone and exec, while the runtime goes on preparing.
 int make_sealed_init() noexcept;
 
+// False where executable memfds are refused (vm.memfd_noexec=2, set per pid namespace).
+// Probed once per process.
+bool memfd_exec_allowed() noexcept;
+
+// The fallback there, made by the runtime before the clone: an unlinked file (O_TMPFILE) in
+// `dir` holding kiln-init, reopened read-only (nothing can write to it: no path reaches it and
+// the only writable fd is closed). Its fd (close-on-exec), or -errno.
+int make_unlinked_init(const char* dir) noexcept;
+
 // The embedded program's size (for tests and size reports).
 size_t embedded_init_size() noexcept;
 

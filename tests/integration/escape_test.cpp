@@ -39,6 +39,36 @@ TEST(Escape, InitRunsFromASealedMemfd) {
     expect_no_leftovers(k, id);
 }
 
+TEST(Escape, WhereExecutableMemfdsAreRefusedInitIsAnUnwritableUnlinkedCopy) {
+    KILN_REQUIRE_ROOT();
+    if (!fs::exists("/proc/sys/vm/memfd_noexec")) GTEST_SKIP() << "kernel without vm.memfd_noexec";
+    Kiln k;
+    TempDir t;
+    // vm.memfd_noexec is per pid namespace: 2 in a new one, the runtime inside it.
+    Bundle b({"sleep", "1000"}, true);
+    Bundle userns({"true"}, true);
+    userns.config["linux"]["namespaces"].push_back({{"type", "user"}});
+    userns.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    userns.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    userns.save();
+    ASSERT_EQ(sh("chown -R 100000:100000 " + userns.rootfs()).code, 0);
+    std::string id = unique_id(), id2 = unique_id();
+    std::string rt = runtime_binary() + " --root " + k.root();
+    std::string script = "echo 2 > /proc/sys/vm/memfd_noexec && " + rt + " run --bundle " + userns.dir() + " " + id2 + " && " +
+                         rt + " create --bundle " + b.dir() + " " + id + " && pid=$(" + rt + " state " + id +
+                         " | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p') && readlink /proc/$pid/exe && "
+                         "{ echo x > /proc/$pid/exe && echo wrote || echo refused; } && " + rt + " delete --force " + id;
+    Result r = run({"unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script});
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    // An O_TMPFILE next to the runtime: no name on the host, and not writable while it runs.
+    std::string dir = fs::path(runtime_binary()).parent_path().string();
+    EXPECT_EQ(r.out.rfind(dir + "/#", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find("(deleted)\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("refused"), std::string::npos) << r.out;
+    expect_no_leftovers(k, id);
+    expect_no_leftovers(k, id2);
+}
+
 TEST(Escape, ExecNeverShowsTheHostBinaryInsideTheContainer) {
     KILN_REQUIRE_ROOT();
     Kiln k;
