@@ -49,6 +49,25 @@ int load_and_hand_over_seccomp(const ProcessPlan& p, int sync_fd, InitError* e) 
     return 0;
 }
 
+// What init and exec do alike once the process's surroundings are ready: its attributes,
+// no_new_privs, identity and seccomp filter each where it can be done, then the working
+// directory, the executable and the fds. *seccomp_later: the filter is to be loaded last, right
+// before execve.
+int prepare_process(const ProcessPlan& p, int sync_fd, bool* seccomp_later, InitError* e) noexcept {
+    if (apply_process_attributes(p, e) < 0) return -1;
+    if (p.no_new_privileges && set_no_new_privileges(e) < 0) return -1;
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: before the caps go. With
+    // it, as late as possible, so the filter sees few of our own calls; but a listener fd must
+    // reach the runtime before it returns.
+    bool now = p.seccomp && (!p.no_new_privileges || p.seccomp->new_listener);
+    if (now && !p.no_new_privileges && load_and_hand_over_seccomp(p, sync_fd, e) < 0) return -1;
+    if (apply_identity(p, e) < 0) return -1;
+    if (now && p.no_new_privileges && load_and_hand_over_seccomp(p, sync_fd, e) < 0) return -1;
+    if (enter_cwd(p, e) < 0 || find_executable(p, e) < 0 || prepare_fds(p.preserve_fds, e) < 0) return -1;
+    *seccomp_later = p.seccomp && !now;
+    return 0;
+}
+
 int init_body(const InitPlan& plan, int sync_fd, InitError* e) noexcept {
     const ProcessPlan& p = plan.process;
     int received = expect(sync_fd, SyncType::go, plan.hook_state.data(), plan.hook_state.size(), e);
@@ -96,18 +115,8 @@ int init_body(const InitPlan& plan, int sync_fd, InitError* e) noexcept {
     if (own_mounts && finalize_rootfs(os, r, e) < 0) return -1;
     ::umask(p.umask.value_or(022));
 
-    if (apply_process_attributes(p, e) < 0) return -1;
-    if (p.no_new_privileges && set_no_new_privileges(e) < 0) return -1;
-    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: before the caps go. With
-    // it, as late as possible, so the filter sees few of init's own calls; but a listener fd must
-    // reach the runtime before `create` returns.
-    bool seccomp_now = p.seccomp && (!p.no_new_privileges || p.seccomp->new_listener);
-    if (seccomp_now && !p.no_new_privileges && load_and_hand_over_seccomp(p, sync_fd, e) < 0) return -1;
-    if (apply_identity(p, e) < 0) return -1;
-    if (seccomp_now && p.no_new_privileges && load_and_hand_over_seccomp(p, sync_fd, e) < 0) return -1;
-    if (enter_cwd(p, e) < 0) return -1;
-    if (find_executable(p, e) < 0) return -1;
-    if (prepare_fds(p.preserve_fds, e) < 0) return -1;
+    bool seccomp_later = false;
+    if (prepare_process(p, sync_fd, &seccomp_later, e) < 0) return -1;
 
     if (sync_send(sync_fd, SyncType::created) < 0) return init_fail(e, EPIPE, "runtime gone");
     // `start` writes one byte into the exec fifo.
@@ -125,10 +134,7 @@ int init_body(const InitPlan& plan, int sync_fd, InitError* e) noexcept {
             (void)w;
             _exit(1);
         }
-    if (p.seccomp && !seccomp_now) {
-        int fd = load_seccomp(*p.seccomp);
-        if (fd < 0) _exit(1);
-    }
+    if (seccomp_later && load_seccomp(*p.seccomp) < 0) _exit(1);
     ::close(sync_fd);
     reset_signals();
     exec_process(p);
@@ -178,17 +184,9 @@ void exec_main(const ExecPlan& plan, int sync_fd) noexcept {
     }
     if (console_socket >= 0) ::close(console_socket);
     ::umask(p.umask.value_or(022));
-    if (apply_process_attributes(p, &e) < 0) report_and_exit(sync_fd, e);
-    if (p.no_new_privileges && set_no_new_privileges(&e) < 0) report_and_exit(sync_fd, e);
-    bool seccomp_now = p.seccomp && (!p.no_new_privileges || p.seccomp->new_listener);
-    if (seccomp_now && !p.no_new_privileges && load_and_hand_over_seccomp(p, sync_fd, &e) < 0)
-        report_and_exit(sync_fd, e);
-    if (apply_identity(p, &e) < 0) report_and_exit(sync_fd, e);
-    if (seccomp_now && p.no_new_privileges && load_and_hand_over_seccomp(p, sync_fd, &e) < 0)
-        report_and_exit(sync_fd, e);
-    if (enter_cwd(p, &e) < 0 || find_executable(p, &e) < 0 || prepare_fds(p.preserve_fds, &e) < 0)
-        report_and_exit(sync_fd, e);
-    if (p.seccomp && !seccomp_now) {
+    bool seccomp_later = false;
+    if (prepare_process(p, sync_fd, &seccomp_later, &e) < 0) report_and_exit(sync_fd, e);
+    if (seccomp_later) {
         int fd = load_seccomp(*p.seccomp);
         if (fd < 0) {
             init_fail(&e, -fd, "linux.seccomp: load the filter");
