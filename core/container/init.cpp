@@ -15,6 +15,7 @@
 #include "core/container/process.hpp"
 #include "core/container/rootfs.hpp"
 #include "core/container/sync.hpp"
+#include "core/oci/names.hpp"
 #include "core/sys/socket.hpp"
 
 namespace kiln::container {
@@ -163,7 +164,7 @@ void exec_main(const ExecPlan& plan, int sync_fd) noexcept {
     // pid and time namespaces apply to children: the process that runs is a child, made the
     // runtime's own (CLONE_PARENT) so that it can wait for it. Only this sealed program is ever
     // seen inside the container's pid namespace.
-    if (join_flags & (CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */)) {
+    if (join_flags & (CLONE_NEWPID | oci::kCloneNewTime)) {
         pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
         if (pid < 0) {
             init_fail(&e, errno, "clone into the container's pid namespace");
@@ -228,12 +229,12 @@ void stage1_main(const InitPlan& plan, int sync_fd) noexcept {
         if (expect(sync_fd, SyncType::maps_done, nullptr, 0, &e) < 0 || become_root(&e) < 0) report_and_exit(sync_fd, e);
     }
     // cgroup: after init has joined its cgroup. pid and time: they apply to children.
-    int now = ns.new_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP | CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */);
+    int now = ns.new_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP | CLONE_NEWPID | oci::kCloneNewTime);
     if (now && ::unshare(now) < 0) {
         init_fail(&e, errno, "unshare namespaces 0x%x", now);
         report_and_exit(sync_fd, e);
     }
-    int for_children = ns.new_flags & (CLONE_NEWPID | 0x80);
+    int for_children = ns.new_flags & (CLONE_NEWPID | oci::kCloneNewTime);
     if (for_children && ::unshare(for_children) < 0) {
         init_fail(&e, errno, "unshare namespaces 0x%x", for_children);
         report_and_exit(sync_fd, e);

@@ -278,7 +278,7 @@ pid_t InitProcess::exec(ExecPlan& plan, const LaunchCallbacks& cb) {
     int sock = sock_.get();
     send_with_fds(sock, SyncType::plan, encode(plan), slot_values(plan));
     pid_t pid = pid_;
-    if (plan.join_flags & (CLONE_NEWPID | 0x80 /* CLONE_NEWTIME */)) {
+    if (plan.join_flags & (CLONE_NEWPID | oci::kCloneNewTime)) {
         Message m = expect(sock, SyncType::init_pid, "joining the container's namespaces");
         while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
         }

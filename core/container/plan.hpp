@@ -43,7 +43,7 @@ struct NamespacePlan {
     std::string uid_map;  // "<container> <host> <size>\n..." written by the runtime
     std::string gid_map;
     std::string time_offsets;  // "monotonic <s> <ns>\nboottime <s> <ns>\n"
-    // A user namespace for idmapped mounts (its fd is opened by the runtime when needed).
+    // Whether new_flags makes each of these.
     bool new_user() const;
     bool new_pid() const;
     bool new_mount() const;

@@ -128,7 +128,6 @@ int mount_cgroup_tree(Os& os, int rootfd, const MountStep& m, const RootfsPlan& 
     }
     if (m.flags & MS_RDONLY) {
         // The tmpfs holding the hierarchies becomes read-only once they are in place.
-        ProcPath p(dir.get());
         OsFd top(os, open_in_root(os, rootfd, m.destination.c_str(), O_DIRECTORY, e));
         if (top.get() < 0) return -1;
         ProcPath tp(top.get());
@@ -560,9 +559,6 @@ int finalize_rootfs(Os& os, const RootfsPlan& plan, InitError* e) noexcept {
     }
     for (const auto& m : plan.mounts) {
         if (!(plan.setup_dev && m.destination == "/dev" && (m.flags & MS_RDONLY))) continue;
-        OsFd fd(os, os.openat(AT_FDCWD, "/dev", O_PATH | O_CLOEXEC, 0));
-        if (fd.get() < 0) return init_fail(e, errno, "open `/dev`");
-        ProcPath p(fd.get());
         if (os.mount(nullptr, "/dev", nullptr, MS_REMOUNT | (m.flags & kRemountFlags), nullptr) < 0)
             return init_fail(e, errno, "%s: remount `/dev` read-only", m.field.c_str());
     }

@@ -59,7 +59,7 @@ constexpr std::array<NamespaceName, 8> kNamespaces = {{
     {"ipc", "ipc", CLONE_NEWIPC},
     {"uts", "uts", CLONE_NEWUTS},
     {"cgroup", "cgroup", CLONE_NEWCGROUP},
-    {"time", "time", 0x00000080 /* CLONE_NEWTIME */},
+    {"time", "time", kCloneNewTime},
     {"mount", "mnt", CLONE_NEWNS},
 }};
 

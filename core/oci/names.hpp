@@ -21,6 +21,8 @@ std::vector<std::string> all_rlimit_names();
 
 // "network" -> CLONE_NEWNET, and the /proc/<pid>/ns/<file> name ("net").
 std::optional<int> namespace_flag(std::string_view type);
+// CLONE_NEWTIME (Linux 5.6), which glibc's <sched.h> of this era does not name.
+inline constexpr int kCloneNewTime = 0x00000080;
 std::string_view namespace_proc_name(std::string_view type);
 // All types the spec defines, in the order they are joined.
 const std::vector<std::string>& namespace_types();

@@ -106,12 +106,10 @@ void check_linux(const Spec& spec) {
         if (!ns.path.empty() && ns.path[0] != '/') fail(p + ".path", "must be an absolute path");
     }
     bool new_user = has_new_namespace(spec, "user");
-    bool any_user = has_namespace(spec, "user");
     if ((!l.uid_mappings.empty() || !l.gid_mappings.empty()) && !new_user)
         fail("linux.uidMappings", "user namespace mappings need a new user namespace in linux.namespaces");
     if (new_user && (l.uid_mappings.empty() || l.gid_mappings.empty()))
         fail("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings");
-    (void)any_user;
     if (!spec.hostname.empty() && !has_namespace(spec, "uts"))
         fail("hostname", "setting the hostname requires a uts namespace of the container's own");
     if (!spec.domainname.empty() && !has_namespace(spec, "uts"))
