@@ -1,0 +1,59 @@
+// kilnd's configuration: /etc/kiln/kiln.yaml, or the embedded default (configs/kiln.yaml), with
+// command-line flags on top. Unknown keys and wrong types are errors naming the key and its line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/daemon/pod_spec.hpp"
+
+namespace kiln::daemon {
+
+struct ApiConfig {
+    std::string socket;                      // default: <run_dir>/kiln.sock
+    unsigned socket_mode = 0660;             // YAML: an octal string "0660" or a number
+    std::string socket_group;                // group name or number; empty: root's
+    std::uint64_t max_body_bytes = 1 << 20;  // request bodies above this get 413
+    double request_timeout = 30.0;           // seconds to read a request
+    double idle_timeout = 120.0;             // seconds a keep-alive connection may idle
+};
+
+struct LogConfig {
+    std::string level = "info";   // trace debug info warn error
+    std::string format = "text";  // text | json
+};
+
+struct ContainerLogConfig {
+    std::uint64_t max_size = 10 << 20;  // bytes before a container's log rotates
+    int max_files = 3;                  // rotated files kept
+};
+
+struct Config {
+    std::string state_dir = "/var/lib/kiln";
+    std::string run_dir = "/run/kiln";
+    std::string cgroup_parent = "kiln";
+    bool stop_pods_on_exit = false;  // SIGTERM stops kilnd only, unless this is set
+    ApiConfig api;
+    LogConfig log;
+    ContainerLogConfig container_logs;
+    std::vector<PodSpec> pods;       // appliance mode: started at boot, reconciled on SIGHUP
+    nlohmann::json networks = nlohmann::json::array();  // accepted now; the plugins give meaning
+    nlohmann::json plugins = nlohmann::json::object();
+
+    std::string source;  // the file it came from, or "<embedded>"
+
+    std::string socket_path() const { return api.socket.empty() ? run_dir + "/kiln.sock" : api.socket; }
+};
+
+// Parses a config. `source` names the text in errors: "kiln.yaml:12: api.socket_mode: ...".
+Config parse_config(const std::string& text, const std::string& source);
+// Reads `path`; when `path` is empty, /etc/kiln/kiln.yaml if it exists, else the embedded default.
+Config load_config(const std::string& path);
+// configs/kiln.yaml as built in.
+std::string_view embedded_default_config();
+
+}  // namespace kiln::daemon

@@ -1,0 +1,90 @@
+// The pod schema shared by the REST API (POST /v1/pods, JSON) and the appliance file (the `pods`
+// of kiln.yaml): one parser, one validator, errors that name the field (and, from YAML, the line).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace YAML {
+class Node;
+}
+
+namespace kiln::daemon {
+
+struct ContainerResources {
+    std::optional<double> cpus;           // CPUs, e.g. 0.5 (cpu.cfs_quota over a 100 ms period)
+    std::optional<std::int64_t> memory;   // bytes; the schema takes 33554432 or "32m"
+    std::optional<std::int64_t> pids;     // pids.max
+};
+
+struct VolumeMount {
+    std::string name;       // a volume of the pod
+    std::string path;       // absolute path in the container
+    bool read_only = false;
+};
+
+struct ContainerSpec {
+    std::string name;                     // DNS label, unique in the pod
+    std::string image;                    // a local image reference
+    std::vector<std::string> command;     // replaces the image's Entrypoint when set
+    std::vector<std::string> args;        // replaces the image's Cmd when set
+    std::vector<std::string> env;         // "KEY=VALUE", added to (and overriding) the image's
+    std::string working_dir;              // absolute; the image's WorkingDir when empty
+    std::string user;                     // "uid", "uid:gid", or names from the image's files
+    bool tty = false;
+    bool stdin = false;
+    ContainerResources resources;
+    std::vector<VolumeMount> volume_mounts;
+};
+
+struct Volume {
+    enum class Kind { named, host };
+    std::string name;       // DNS label, unique in the pod
+    Kind kind = Kind::named;
+    std::string host_path;  // Kind::host: an absolute path on the host
+    bool read_only = false; // Kind::host: mounted read-only in every container
+};
+
+struct RestartPolicy {
+    enum class Kind { never, on_failure, always };
+    Kind kind = Kind::never;
+    int max_retries = 0;              // on_failure: 0 means unlimited
+    double backoff_initial = 1.0;     // seconds before the first restart, doubled each time
+    double backoff_max = 300.0;       // seconds, the cap
+};
+
+struct IsolatorRequest {
+    std::string name;
+    nlohmann::json config = nlohmann::json::object();
+};
+
+struct PodSpec {
+    std::string name;                      // DNS label (RFC 1123), at most 63 characters
+    std::vector<ContainerSpec> containers; // at least one; names unique
+    std::vector<Volume> volumes;
+    std::string hostname;                  // defaults to the pod name
+    RestartPolicy restart_policy;
+    double stop_grace_period = 10.0;       // seconds between the stop signal and SIGKILL
+    bool share_pid = false;                // containers share one pid namespace
+    std::vector<std::string> networks;     // empty: the deployment's default; ["none"], ["host"]
+    std::vector<IsolatorRequest> isolators;
+};
+
+// Parses and validates a pod from JSON. Throws kiln::Error(invalid_argument) whose message starts
+// with the field's path: "containers[0].image: must be a non-empty string". Unknown fields are
+// errors.
+PodSpec parse_pod_spec(const nlohmann::json& value);
+// The same from YAML; the message ends with the line: "... (line 12)".
+PodSpec parse_pod_spec(const YAML::Node& value);
+
+nlohmann::json to_json(const PodSpec& spec);
+
+// A DNS label: 1-63 of [a-z0-9-], starting and ending with a letter or digit.
+bool is_dns_label(const std::string& name);
+
+}  // namespace kiln::daemon
