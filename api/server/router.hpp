@@ -1,0 +1,60 @@
+// Routes: method + path pattern ("/v1/pods/{name}/logs") -> handler. A path may have plain
+// handlers for some methods, a streaming handler, and a WebSocket handler for GET with an
+// Upgrade (exec: POST answers JSON, the upgrade comes as GET).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/server/message.hpp"
+#include "api/server/streaming.hpp"
+
+namespace kiln::api {
+
+using Handler = std::function<Response(const Request&)>;
+using StreamHandler = std::function<void(const Request&, StreamWriter&)>;
+using WebSocketHandler = std::function<void(const Request&, WebSocket&)>;
+
+class Router {
+public:
+    Router();
+    ~Router();
+    Router(Router&&) noexcept;
+    Router& operator=(Router&&) noexcept;
+
+    // A pattern is absolute; a segment "{name}" captures one decoded path segment into
+    // Request::params. Registering the same method twice on one pattern is invalid_argument.
+    void add(std::string method, const std::string& pattern, Handler handler);
+    // 200 with a chunked body of `content_type` (text/event-stream gets Cache-Control: no-cache).
+    // The handler runs on its own thread; the connection closes when it returns.
+    void add_stream(std::string method, const std::string& pattern, std::string content_type,
+                    StreamHandler handler);
+    // GET with Upgrade: websocket; the handler runs on its own thread once the handshake is done.
+    void add_websocket(const std::string& pattern, WebSocketHandler handler);
+
+    // What a request leads to. For plain, the response is already there; for stream and
+    // websocket the caller runs the handler (the params are filled into the request).
+    struct Match {
+        enum class Kind { response, stream, websocket } kind = Kind::response;
+        Response response;
+        const StreamHandler* stream = nullptr;
+        std::string content_type;
+        const WebSocketHandler* websocket = nullptr;
+    };
+    // Fills req.params; unknown path 404, known path with another method 405 with Allow, a
+    // WebSocket-only path without an upgrade 426. Handler exceptions become error responses.
+    Match dispatch(Request& req) const;
+
+    // Request -> response without a socket, for tests: a stream handler runs on the calling
+    // thread and its chunks become the body; a WebSocket route answers 426.
+    Response handle(const Request& req) const;
+
+private:
+    struct Route;
+    std::vector<std::unique_ptr<Route>> routes_;
+    Route& route_for(const std::string& pattern);
+};
+
+}  // namespace kiln::api
