@@ -20,12 +20,16 @@ struct ContainerResources {
     std::optional<double> cpus;           // CPUs, e.g. 0.5 (cpu.cfs_quota over a 100 ms period)
     std::optional<std::int64_t> memory;   // bytes; the schema takes 33554432 or "32m"
     std::optional<std::int64_t> pids;     // pids.max
+
+    bool operator==(const ContainerResources&) const = default;
 };
 
 struct VolumeMount {
     std::string name;       // a volume of the pod
     std::string path;       // absolute path in the container
     bool read_only = false;
+
+    bool operator==(const VolumeMount&) const = default;
 };
 
 struct ContainerSpec {
@@ -40,6 +44,8 @@ struct ContainerSpec {
     bool stdin = false;
     ContainerResources resources;
     std::vector<VolumeMount> volume_mounts;
+
+    bool operator==(const ContainerSpec&) const = default;
 };
 
 struct Volume {
@@ -48,6 +54,8 @@ struct Volume {
     Kind kind = Kind::named;
     std::string host_path;  // Kind::host: an absolute path on the host
     bool read_only = false; // Kind::host: mounted read-only in every container
+
+    bool operator==(const Volume&) const = default;
 };
 
 struct RestartPolicy {
@@ -56,11 +64,15 @@ struct RestartPolicy {
     int max_retries = 0;              // on_failure: 0 means unlimited
     double backoff_initial = 1.0;     // seconds before the first restart, doubled each time
     double backoff_max = 300.0;       // seconds, the cap
+
+    bool operator==(const RestartPolicy&) const = default;
 };
 
 struct IsolatorRequest {
     std::string name;
     nlohmann::json config = nlohmann::json::object();
+
+    bool operator==(const IsolatorRequest&) const = default;
 };
 
 struct PodSpec {
@@ -73,6 +85,9 @@ struct PodSpec {
     bool share_pid = false;                // containers share one pid namespace
     std::vector<std::string> networks;     // empty: the deployment's default; ["none"], ["host"]
     std::vector<IsolatorRequest> isolators;
+
+    // Field by field: how a reload tells a changed pod from an unchanged one.
+    bool operator==(const PodSpec&) const = default;
 };
 
 // Parses and validates a pod from JSON. Throws kiln::Error(invalid_argument) whose message starts
@@ -82,9 +97,19 @@ PodSpec parse_pod_spec(const nlohmann::json& value);
 // The same from YAML; the message ends with the line: "... (line 12)".
 PodSpec parse_pod_spec(const YAML::Node& value);
 
+// The canonical form: every field written out, lists as lists (env as "K=V", isolators as
+// [{name, config}]), restartPolicy as an object. parse_pod_spec() reads it back unchanged.
 nlohmann::json to_json(const PodSpec& spec);
 
 // A DNS label: 1-63 of [a-z0-9-], starting and ending with a letter or digit.
 bool is_dns_label(const std::string& name);
+
+namespace detail {
+class SourceMap;
+// The one pod reader behind both parse_pod_spec()s and kiln.yaml's `pods`: `value` sits at `path`
+// in its document; `source`, when the document was YAML, has the text of its plain scalars. Throws
+// detail::FieldError.
+PodSpec read_pod_spec(const nlohmann::json& value, const std::string& path, const SourceMap* source);
+}  // namespace detail
 
 }  // namespace kiln::daemon
