@@ -1,0 +1,44 @@
+// The content store: blobs kept by digest under <state>/content/blobs/sha256/<hex>, like an OCI
+// layout. A blob enters only through ingest(), which checks its size and sha256 against the
+// descriptor that named it while copying, so a stored blob is always the one its name promises.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/image/spec.hpp"
+
+namespace kiln::image {
+
+// Pulls the next bytes of a stream into `buf`: returns how many (0 at the end) or throws.
+using ReadFn = std::function<std::size_t(char* buf, std::size_t len)>;
+
+class ContentStore {
+public:
+    explicit ContentStore(std::string dir);
+
+    // <dir>/blobs/sha256/<hex>; `digest` is checked first so that it cannot name another path.
+    std::string blob_path(const std::string& digest) const;
+    bool has(const std::string& digest) const;
+
+    // Copies a blob from `read` into a temp file under <dir>/ingest, counting and hashing, and
+    // renames it into place (fsynced) only when both match `desc`. Otherwise an invalid_argument
+    // error names `what` and the digest, and the temp file is gone.
+    void ingest(const Descriptor& desc, const ReadFn& read, const std::string& what);
+
+    // A small stored blob (index, manifest, config) in memory; larger than `limit` is an error.
+    std::string read(const std::string& digest, std::size_t limit, const std::string& what) const;
+
+    void remove(const std::string& digest);
+    std::vector<std::string> digests() const;
+
+    // Drops the temp files of ingests that a crash interrupted. Only safe while no ingest runs.
+    void clear_ingests();
+
+private:
+    std::string dir_;
+};
+
+}  // namespace kiln::image
