@@ -1,0 +1,97 @@
+// kiln's local image store under the state dir:
+//   content/blobs/sha256/<hex>   verified blobs (manifests, configs, layers)
+//   snapshots/<hex>              layers unpacked for overlayfs, keyed by layer digest
+//   images/<hex of name>.json    one record per image name, written last and atomically
+// Import takes an OCI layout directory or an oci-archive. Every Store method may be called from
+// several threads; imports run in parallel and may share layers. One Store per state dir: the
+// constructor takes a lock on it that another process (or Store) cannot get.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/image/content.hpp"
+#include "core/image/snapshot.hpp"
+#include "core/image/spec.hpp"
+#include "core/sys/fd.hpp"
+
+namespace kiln::image {
+
+struct Image {
+    std::string name;           // normalized "name:tag" given at import (tag defaults to latest)
+    std::string digest;         // manifest digest "sha256:<hex>"
+    std::string config_digest;
+    std::string os, architecture;
+    ImageConfig config;
+    std::vector<std::string> layers;    // layer digests, bottom first
+    std::vector<std::string> diff_ids;  // digests of the uncompressed layers, bottom first
+    std::uint64_t size = 0;     // compressed blob bytes (manifest+config+layers)
+    std::string created;        // import time, RFC 3339 UTC
+};
+
+nlohmann::json to_json(const Image& image);
+// The inverse of to_json, for records; errors name the field.
+Image image_from_json(const nlohmann::json& j);
+
+class Store {
+public:
+    explicit Store(std::string root);
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    // Imports an OCI layout dir or oci-archive (.tar, possibly compressed) under `tag` ("name" or
+    // "name:tag"). From the index: linux and this machine's architecture, or the only manifest,
+    // or the manifest whose org.opencontainers.image.ref.name is the tag. A re-import of a tag
+    // replaces its record. A failed import leaves nothing behind.
+    Image import(const std::string& path, const std::string& tag);
+
+    std::vector<Image> list() const;  // sorted by name
+    // By "name[:tag]", by "sha256:<hex>", or by a unique hex prefix of at least 12 digits of the
+    // manifest digest. kiln::Error(not_found) naming the ref when nothing matches.
+    Image get(const std::string& ref) const;
+    // Drops the record, then the blobs and snapshots no remaining image uses. A digest or prefix
+    // shared by several names is refused (failed_precondition): remove the names one by one.
+    void remove(const std::string& ref);
+
+    // Snapshot dirs for overlayfs' lowerdir, topmost first.
+    std::vector<std::string> lower_dirs(const Image& image) const;
+
+    const std::string& root() const { return root_; }
+
+private:
+    struct Pins;
+
+    std::string record_path(const std::string& name) const;
+    void load_records();
+    const Image* find(const std::string& ref) const;  // requires mutex_
+    void commit(const Image& image);
+    // Deletes those of `digests` that no record references and no import has pinned. Requires
+    // mutex_; snapshot trees detached here are returned for deletion outside it.
+    std::vector<std::string> collect(const std::vector<std::string>& digests);
+    void discard(const std::vector<std::string>& detached) const;
+
+    std::string root_;
+    Fd lock_;
+    ContentStore content_;
+    SnapshotStore snapshots_;
+    std::string images_dir_;
+
+    mutable std::mutex mutex_;
+    std::map<std::string, Image> records_;    // by name
+    std::multiset<std::string> pinned_;       // digests an import in progress relies on
+};
+
+// Mounts overlayfs lowerdir=lowers (topmost first), upperdir=upper, workdir=work at target,
+// creating upper, work and target if missing.
+void mount_rootfs(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
+                  const std::string& target);
+// Detaches the overlay mounted at target.
+void unmount_rootfs(const std::string& target);
+
+}  // namespace kiln::image
