@@ -105,6 +105,8 @@ bool read_bool(const json& value, const std::string& path) {
 std::int64_t read_int(const json& value, const std::string& path, std::int64_t min, std::int64_t max) {
     if (value.is_number_unsigned()) {
         auto v = value.get<std::uint64_t>();
+        if (min > 0 && v < static_cast<std::uint64_t>(min))
+            fail(path, std::to_string(v) + " is below the minimum of " + std::to_string(min));
         if (v > static_cast<std::uint64_t>(max))
             fail(path, std::to_string(v) + " is above the maximum of " + std::to_string(max));
         return static_cast<std::int64_t>(v);

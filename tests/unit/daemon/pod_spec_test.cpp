@@ -314,6 +314,10 @@ TEST(PodSpec, MemorySizes) {
 TEST(PodSpec, Pids) {
     EXPECT_EQ(parse_pod_spec(with("/containers/0/resources/pids", 1)).containers[0].resources.pids, 1);
     EXPECT_ERROR(with("/containers/0/resources/pids", 0), "containers[0].resources.pids: 0 is below the minimum of 1");
+    // Parsed JSON and YAML hold non-negative numbers as unsigned: the minimum applies to them too.
+    EXPECT_ERROR(with("/containers/0/resources/pids", json::parse("0")), "containers[0].resources.pids: 0 is below the minimum of 1");
+    EXPECT_EQ(yaml_error_of("name: web\ncontainers:\n  - name: a\n    image: b\n    resources: {pids: 0}\n"),
+              "containers[0].resources.pids: 0 is below the minimum of 1 (line 5)");
     EXPECT_ERROR(with("/containers/0/resources/pids", "10"), "containers[0].resources.pids: expected an integer, got a string");
 }
 
