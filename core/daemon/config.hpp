@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,21 +16,27 @@ namespace kiln::daemon {
 
 struct ApiConfig {
     std::string socket;                      // default: <run_dir>/kiln.sock
-    unsigned socket_mode = 0660;             // YAML: an octal string "0660" or a number
+    unsigned socket_mode = 0660;             // YAML: "0660", 0660 or 660, octal as for chmod
     std::string socket_group;                // group name or number; empty: root's
     std::uint64_t max_body_bytes = 1 << 20;  // request bodies above this get 413
     double request_timeout = 30.0;           // seconds to read a request
     double idle_timeout = 120.0;             // seconds a keep-alive connection may idle
+
+    bool operator==(const ApiConfig&) const = default;
 };
 
 struct LogConfig {
     std::string level = "info";   // trace debug info warn error
     std::string format = "text";  // text | json
+
+    bool operator==(const LogConfig&) const = default;
 };
 
 struct ContainerLogConfig {
     std::uint64_t max_size = 10 << 20;  // bytes before a container's log rotates
     int max_files = 3;                  // rotated files kept
+
+    bool operator==(const ContainerLogConfig&) const = default;
 };
 
 struct Config {
@@ -47,11 +54,18 @@ struct Config {
     std::string source;  // the file it came from, or "<embedded>"
 
     std::string socket_path() const { return api.socket.empty() ? run_dir + "/kiln.sock" : api.socket; }
+
+    // Every field, `source` included.
+    bool operator==(const Config&) const = default;
 };
 
-// Parses a config. `source` names the text in errors: "kiln.yaml:12: api.socket_mode: ...".
+inline constexpr const char* default_config_path = "/etc/kiln/kiln.yaml";
+
+// Parses a config. `source` names the text in errors: "kiln.yaml:12: api.socketMode: ...". Throws
+// kiln::Error(invalid_argument). An empty document is all defaults.
 Config parse_config(const std::string& text, const std::string& source);
 // Reads `path`; when `path` is empty, /etc/kiln/kiln.yaml if it exists, else the embedded default.
+// A file that cannot be read is a SysError naming it (not_found when it is missing).
 Config load_config(const std::string& path);
 // configs/kiln.yaml as built in.
 std::string_view embedded_default_config();
