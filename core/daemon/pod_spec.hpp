@@ -9,10 +9,9 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-
-namespace YAML {
-class Node;
-}
+// The whole of yaml-cpp, not a forward declaration: with YAML::Node incomplete, a call
+// parse_pod_spec(json) fails to compile while json's conversion operator is tried against it.
+#include <yaml-cpp/yaml.h>
 
 namespace kiln::daemon {
 
