@@ -288,6 +288,46 @@ TEST_F(StoreTest, RecordsSurviveARestartAndTheStoreIsLocked) {
     EXPECT_EQ(store.lower_dirs(loaded), store.lower_dirs(image));
 }
 
+TEST_F(StoreTest, StartClearsWhatACrashLeft) {
+    Built built = app_image(tmp_ / "src");
+    Image image;
+    {
+        Store store(state());
+        image = store.import(built.dir, "survivor");
+    }
+    // An import that died midway: a half-copied blob, a half-unpacked layer, a verified blob and
+    // an unpacked layer that no record names yet, a detached snapshot and a record's temp file.
+    std::string orphan = std::string(64, 'a');
+    kiln::testing::put_file(state() + "/content/ingest/" + orphan + ".Xy12Ab", "partial");
+    kiln::testing::put_file(state() + "/content/blobs/sha256/" + orphan, "orphan");
+    kiln::testing::put_file(state() + "/snapshots/.unpack-" + orphan + "-Xy12Ab/etc/half", "half");
+    kiln::testing::put_file(state() + "/snapshots/" + orphan + "/etc/whole", "whole");
+    kiln::testing::put_file(state() + "/snapshots/.trash-" + orphan + "-Xy12Ab/etc/old", "old");
+    kiln::testing::put_file(state() + "/images/" + orphan + ".json.tmp", "{");
+
+    Store store(state());
+    EXPECT_EQ(tree(state() + "/content/ingest"), std::vector<std::string>{});
+    EXPECT_FALSE(exists(state() + "/content/blobs/sha256/" + orphan));
+    EXPECT_FALSE(exists(state() + "/snapshots/" + orphan));
+    EXPECT_EQ(tree(state() + "/snapshots").size(), 2u + 6u);
+    EXPECT_EQ(tree(state() + "/images").size(), 2u);  // the lock and the survivor's record
+    EXPECT_EQ(slurp(store.lower_dirs(store.get("survivor"))[1] + "/bin/app"), "v1");
+}
+
+TEST_F(StoreTest, AnUnreadableRecordIsSkippedAndStopsCollection) {
+    Built built = app_image(tmp_ / "src");
+    {
+        Store store(state());
+        store.import(built.dir, "good");
+    }
+    std::string orphan = std::string(64, 'b');
+    kiln::testing::put_file(state() + "/images/" + std::string(64, 'c') + ".json", R"({"name": 42})");
+    kiln::testing::put_file(state() + "/content/blobs/sha256/" + orphan, "maybe the bad record's");
+    Store store(state());
+    EXPECT_EQ(names(store.list()), std::vector<std::string>{"good:latest"});
+    EXPECT_TRUE(exists(state() + "/content/blobs/sha256/" + orphan));
+}
+
 TEST_F(StoreTest, ConcurrentImportsShareLayers) {
     Layout layout(tmp_ / "src");
     Layer base = layout.layer({file("base", std::string(1 << 20, 'b'))});
