@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "core/image/store.hpp"
 #include "core/sys/error.hpp"
@@ -46,21 +48,24 @@ std::string context_messages(int fd) {
     throw SysError(err, call, "overlay at " + target + (messages.empty() ? "" : " (" + messages + ")"));
 }
 
-// Returns false when the kernel lacks what this path needs, so that mount(2) is tried instead.
-bool mount_with_fs_context(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
+// "lowerdir+" came with Linux 6.8. Earlier kernels may accept the key at fsconfig time (through
+// the legacy option string) and fail only at create, so the release decides, not a trial.
+bool kernel_has_lowerdir_plus() {
+    struct utsname u;
+    if (::uname(&u) < 0) return false;
+    int major = 0, minor = 0;
+    if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+    return major > 6 || (major == 6 && minor >= 8);
+}
+
+void mount_with_fs_context(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
                            const std::string& target) {
     int raw = fsopen("overlay", FSOPEN_CLOEXEC);
-    if (raw < 0) {
-        if (errno == ENOSYS) return false;
-        throw_sys("fsopen", "overlay");
-    }
+    if (raw < 0) throw_sys("fsopen", "overlay");
     Fd context(raw);
-    for (std::size_t i = 0; i < lowers.size(); ++i) {
-        if (fsconfig(context.get(), FSCONFIG_SET_STRING, "lowerdir+", lowers[i].c_str()) == 0) continue;
-        if (i == 0 && errno == EINVAL && context_messages(context.get()).find("lowerdir+") != std::string::npos)
-            return false;
-        overlay_failed(errno, "fsconfig lowerdir+ " + lowers[i], target, context.get());
-    }
+    for (const auto& lower : lowers)
+        if (fsconfig(context.get(), FSCONFIG_SET_STRING, "lowerdir+", lower.c_str()) < 0)
+            overlay_failed(errno, "fsconfig lowerdir+ " + lower, target, context.get());
     if (fsconfig(context.get(), FSCONFIG_SET_STRING, "upperdir", upper.c_str()) < 0)
         overlay_failed(errno, "fsconfig upperdir " + upper, target, context.get());
     if (fsconfig(context.get(), FSCONFIG_SET_STRING, "workdir", work.c_str()) < 0)
@@ -72,7 +77,6 @@ bool mount_with_fs_context(const std::vector<std::string>& lowers, const std::st
     Fd mnt(raw);
     if (sys::move_mount(mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
         throw_sys("move_mount", "overlay to " + target);
-    return true;
 }
 
 void mount_legacy(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
@@ -104,7 +108,10 @@ void mount_rootfs(const std::vector<std::string>& lowers, const std::string& upp
     mkdir_all(upper, 0755);
     mkdir_all(work, 0700);
     mkdir_all(target, 0755);
-    if (!mount_with_fs_context(lowers, upper, work, target)) mount_legacy(lowers, upper, work, target);
+    if (kernel_has_lowerdir_plus())
+        mount_with_fs_context(lowers, upper, work, target);
+    else
+        mount_legacy(lowers, upper, work, target);
 }
 
 void unmount_rootfs(const std::string& target) {
