@@ -365,5 +365,34 @@ TEST(Config, ApplianceExampleParses) {
     }
 }
 
+// The fenced blocks of a Markdown file in the given language.
+std::vector<std::string> code_blocks(const std::string& markdown, const std::string& language) {
+    std::vector<std::string> blocks;
+    std::string open = "```" + language + "\n";
+    for (auto at = markdown.find(open); at != std::string::npos; at = markdown.find(open, at)) {
+        at += open.size();
+        auto end = markdown.find("```", at);
+        blocks.push_back(markdown.substr(at, end - at));
+        at = end;
+    }
+    return blocks;
+}
+
+TEST(Config, ReferenceExamplesAreValid) {
+    std::string doc = testing::slurp(std::string(KILN_SOURCE_DIR) + "/docs/appliance.md");
+    int configs = 0;
+    for (const auto& block : code_blocks(doc, "yaml")) {
+        if (block.find("pods:") == std::string::npos) continue;  // fragments of a pod
+        ++configs;
+        EXPECT_NO_THROW(parse_config(block, "docs/appliance.md")) << block;
+    }
+    EXPECT_GE(configs, 1);
+    // The canonical form shown is what to_json() writes for it.
+    auto json_blocks = code_blocks(doc, "json");
+    ASSERT_EQ(json_blocks.size(), 1u);
+    json shown = json::parse(json_blocks[0]);
+    EXPECT_EQ(to_json(parse_pod_spec(shown)), shown);
+}
+
 }  // namespace
 }  // namespace kiln::daemon
