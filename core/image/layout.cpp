@@ -137,7 +137,12 @@ private:
     void scan(Visit&& visit) {
         ArchivePtr a(archive_read_new());
         if (!a) throw Error(Errc::internal, "archive_read_new failed");
-        archive_read_support_filter_all(a.get());
+        // Only the filters libarchive runs in-process: the others would spawn helper programs
+        // from a multithreaded daemon.
+        archive_read_support_filter_gzip(a.get());
+        archive_read_support_filter_zstd(a.get());
+        archive_read_support_filter_xz(a.get());
+        archive_read_support_filter_bzip2(a.get());
         archive_read_support_format_tar(a.get());
         if (archive_read_open_filename(a.get(), path_.c_str(), 64 * 1024) != ARCHIVE_OK)
             invalid(path_ + ": cannot read as an oci-archive: " + error_of(a.get()));
