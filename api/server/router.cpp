@@ -72,18 +72,29 @@ struct Router::Route {
     std::string pattern;
     std::vector<Segment> segments;
     std::map<std::string, Handler> handlers;
+    std::map<std::string, Handler> slow_handlers;
     std::map<std::string, StreamRoute> streams;
     WebSocketHandler websocket;
 
     bool has_method(const std::string& method) const {
-        return handlers.count(method) || streams.count(method) || (method == "GET" && websocket);
+        return handlers.count(method) || slow_handlers.count(method) || streams.count(method) ||
+               (method == "GET" && websocket);
     }
     void methods(std::set<std::string>& out) const {
         for (const auto& [m, _] : handlers) out.insert(m);
+        for (const auto& [m, _] : slow_handlers) out.insert(m);
         for (const auto& [m, _] : streams) out.insert(m);
         if (websocket) out.insert("GET");
     }
 };
+
+Response run_handler(const Handler& handler, const Request& req) {
+    try {
+        return handler(req);
+    } catch (...) {
+        return error_response(std::current_exception());
+    }
+}
 
 Router::Router() = default;
 Router::~Router() = default;
@@ -110,6 +121,12 @@ void Router::add(std::string method, const std::string& pattern, Handler handler
     Route& route = route_for(pattern);
     if (route.has_method(method)) invalid("route " + method + " " + pattern + " is already registered");
     route.handlers.emplace(std::move(method), std::move(handler));
+}
+
+void Router::add_slow(std::string method, const std::string& pattern, Handler handler) {
+    Route& route = route_for(pattern);
+    if (route.has_method(method)) invalid("route " + method + " " + pattern + " is already registered");
+    route.slow_handlers.emplace(std::move(method), std::move(handler));
 }
 
 void Router::add_stream(std::string method, const std::string& pattern, std::string content_type,
@@ -180,11 +197,12 @@ Router::Match Router::dispatch(Request& req) const {
         return match;
     }
     if (auto it = route.handlers.find(req.method); it != route.handlers.end()) {
-        try {
-            match.response = it->second(req);
-        } catch (...) {
-            match.response = error_response(std::current_exception());
-        }
+        match.response = run_handler(it->second, req);
+        return match;
+    }
+    if (auto it = route.slow_handlers.find(req.method); it != route.slow_handlers.end()) {
+        match.kind = Match::Kind::slow;
+        match.slow = &it->second;
         return match;
     }
     if (auto it = route.streams.find(req.method); it != route.streams.end()) {
@@ -203,6 +221,7 @@ Response Router::handle(const Request& request) const {
     Match match = dispatch(req);
     switch (match.kind) {
         case Match::Kind::response: return std::move(match.response);
+        case Match::Kind::slow: return run_handler(*match.slow, req);
         case Match::Kind::stream: {
             BufferWriter writer;
             try {

@@ -17,6 +17,9 @@ using Handler = std::function<Response(const Request&)>;
 using StreamHandler = std::function<void(const Request&, StreamWriter&)>;
 using WebSocketHandler = std::function<void(const Request&, WebSocket&)>;
 
+// Runs a plain handler; whatever it throws becomes the error response.
+Response run_handler(const Handler& handler, const Request& req);
+
 class Router {
 public:
     Router();
@@ -27,6 +30,9 @@ public:
     // A pattern is absolute; a segment "{name}" captures one decoded path segment into
     // Request::params. Registering the same method twice on one pattern is invalid_argument.
     void add(std::string method, const std::string& pattern, Handler handler);
+    // Like add, for handlers that may take long (starting a pod, importing an image): the
+    // handler runs on a thread of its own, so that no Asio thread waits on it.
+    void add_slow(std::string method, const std::string& pattern, Handler handler);
     // 200 with a chunked body of `content_type` (text/event-stream gets Cache-Control: no-cache).
     // The handler runs on its own thread; the connection closes when it returns.
     void add_stream(std::string method, const std::string& pattern, std::string content_type,
@@ -34,11 +40,12 @@ public:
     // GET with Upgrade: websocket; the handler runs on its own thread once the handshake is done.
     void add_websocket(const std::string& pattern, WebSocketHandler handler);
 
-    // What a request leads to. For plain, the response is already there; for stream and
-    // websocket the caller runs the handler (the params are filled into the request).
+    // What a request leads to. For response, the (plain) handler has run; for the others the
+    // caller runs the handler (the params are filled into the request).
     struct Match {
-        enum class Kind { response, stream, websocket } kind = Kind::response;
+        enum class Kind { response, slow, stream, websocket } kind = Kind::response;
         Response response;
+        const Handler* slow = nullptr;
         const StreamHandler* stream = nullptr;
         std::string content_type;
         const WebSocketHandler* websocket = nullptr;
@@ -47,8 +54,8 @@ public:
     // WebSocket-only path without an upgrade 426. Handler exceptions become error responses.
     Match dispatch(Request& req) const;
 
-    // Request -> response without a socket, for tests: a stream handler runs on the calling
-    // thread and its chunks become the body; a WebSocket route answers 426.
+    // Request -> response without a socket, for tests: slow and stream handlers run on the
+    // calling thread, a stream's chunks becoming the body; a WebSocket route answers 426.
     Response handle(const Request& req) const;
 
 private:
