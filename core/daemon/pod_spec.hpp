@@ -96,8 +96,10 @@ PodSpec parse_pod_spec(const nlohmann::json& value);
 // The same from YAML; the message ends with the line: "... (line 12)".
 PodSpec parse_pod_spec(const YAML::Node& value);
 
-// The canonical form: every field written out, lists as lists (env as "K=V", isolators as
-// [{name, config}]), restartPolicy as an object. parse_pod_spec() reads it back unchanged.
+// The canonical form: defaults written out (only an empty workingDir or user and unset resource
+// limits are left out), lists as lists (env as "K=V", isolators as [{name, config}]),
+// restartPolicy as an object, durations as seconds, sizes as bytes. parse_pod_spec() reads it
+// back unchanged.
 nlohmann::json to_json(const PodSpec& spec);
 
 // A DNS label: 1-63 of [a-z0-9-], starting and ending with a letter or digit.

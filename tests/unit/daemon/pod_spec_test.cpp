@@ -568,6 +568,11 @@ TEST(PodSpecYaml, ScalarsFollowTheYamlCoreSchema) {
     EXPECT_EQ(p.stop_grace_period, 16.0);
     EXPECT_EQ(p.containers[0].user, "15");
     EXPECT_EQ(from_yaml("name: web\nstopGracePeriod: 2.5e1\ncontainers: [{name: a, image: b}]\n").stop_grace_period, 25.0);
+    // Integers beyond 64 bits stay text rather than losing digits.
+    EXPECT_EQ(yaml_error_of("name: web\ncontainers:\n  - {name: a, image: b, resources: {pids: 99999999999999999999}}\n"),
+              "containers[0].resources.pids: expected an integer, got a string (line 3)");
+    EXPECT_EQ(from_yaml("name: web\ncontainers: [{name: a, image: b, args: [\"99999999999999999999\"]}]\n").containers[0].args[0],
+              "99999999999999999999");
     // ~ and an empty value are null: the default.
     EXPECT_EQ(from_yaml("name: web\nhostname: ~\nvolumes:\ncontainers: [{name: a, image: b}]\n").hostname, "web");
     // YAML 1.1's yes/no/on/off are strings.
