@@ -60,7 +60,9 @@ public:
     bool send_binary(std::string_view data);
     bool send_text(std::string_view data);
     // The next message; nullopt when none came within `timeout`, or when the connection is
-    // closed (closed() tells which, close_code() and close_reason() say how).
+    // closed (closed() tells which, close_code() and close_reason() say how). The server's
+    // keep-alive pings are answered only while receive() waits: a caller that mostly sends
+    // should still receive() at least every half of the server's idle timeout.
     std::optional<Message> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
     bool closed() const;
     // Sends a normal close and waits (within the client's timeout) for the server's.

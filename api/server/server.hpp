@@ -38,6 +38,7 @@ struct ServerOptions {
     int threads = 2;
     // How far a streaming or WebSocket handler may run ahead of its client before its writes block.
     std::size_t stream_buffer_bytes = 256 << 10;
+    // Called on server threads, possibly at the same time from several: keep it short.
     std::function<void(const AccessRecord&)> access_log;
 };
 
