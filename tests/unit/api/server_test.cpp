@@ -266,6 +266,30 @@ TEST_F(ServerTest, StreamEndsCleanlyOrFailsLikeAPlainRequest) {
     EXPECT_EQ(c.request("GET", "/v1/nothing").status, 404);
 }
 
+TEST_F(ServerTest, AStreamClientThatStopsReadingIsDroppedAfterTheWriteTimeout) {
+    std::atomic<bool> writer_told{false};
+    std::atomic<std::size_t> accepted{0};
+    router->add_stream("GET", "/v1/pods/{name}/logs", "text/plain", [&](const Request&, StreamWriter& out) {
+        const std::string chunk(64 * 1024, 'x');
+        while (out.write(chunk)) accepted += chunk.size();
+        writer_told = true;
+    });
+    ServerOptions o = options();
+    o.write_timeout = 200ms;
+    o.stream_buffer_bytes = 16 * 1024;
+    start(o);
+    Fd fd = raw();
+    send_all(fd, "GET /v1/pods/web/logs?follow=true HTTP/1.1\r\nHost: x\r\n\r\n");
+    // The client reads nothing: the socket's buffers fill, the server's write times out, and
+    // the handler's write reports it.
+    EXPECT_TRUE(eventually([&] { return writer_told.load(); }));
+    EXPECT_GT(accepted.load(), 0u);
+    EXPECT_TRUE(eventually([&] {
+        auto log = logged();
+        return log.size() == 1 && log[0].status == 200 && log[0].path == "/v1/pods/web/logs";
+    }));
+}
+
 TEST_F(ServerTest, ServerSentEventsOnTheWire) {
     router->add_stream("GET", "/v1/events", "text/event-stream", [](const Request& req, StreamWriter& out) {
         int since = std::stoi(req.query_or("since", "0"));
