@@ -12,8 +12,8 @@ whole process tree), and the ratios the targets are stated in.
 Also measured, in separate passes: create and start latency (create returning, then start
 returning) and peak RSS (max resident set of the runtime and its waited-for children).
 
-Usage: bench/runtime_run.py --runtime build/core/kiln-runtime [--runs 100] [--markdown]
-           [--wrapper build/bench/private_mounts]
+Usage: bench/runtime_run.py --runtime build/bin/kiln-runtime [--runs 100] [--markdown]
+           [--wrapper build/bin/private_mounts]
 """
 import argparse
 import json
@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-WRAPPER = []  # set in main(): build/bench/private_mounts, or --wrapper
+WRAPPER = []  # set in main(): build/bin/private_mounts, or --wrapper
 
 
 def make_bundle(root):
@@ -83,8 +83,7 @@ def main():
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--wrapper", help="the private-mount-namespace wrapper (default: next to --runtime's build)")
     args = ap.parse_args()
-    wrapper = args.wrapper or os.path.join(os.path.dirname(os.path.abspath(args.runtime)), "..", "bench",
-                                           "private_mounts")
+    wrapper = args.wrapper or os.path.join(os.path.dirname(os.path.abspath(args.runtime)), "private_mounts")
     WRAPPER[:] = [os.path.abspath(wrapper)]
     if os.geteuid() != 0:
         sys.exit("runtime_run.py: needs root")

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh >&2
 BUILD_DIR=${KILN_BUILD_DIR:-build}
-RUNTIME=$BUILD_DIR/core/kiln-runtime
+RUNTIME=$BUILD_DIR/bin/kiln-runtime
 BUNDLE=${KILN_DEMO_BUNDLE:-/var/lib/kiln-demo/bundle}
 scripts/make-demo-bundle.sh "$BUNDLE" "$RUNTIME" >&2
 if [ -t 0 ] && [ -t 1 ]; then

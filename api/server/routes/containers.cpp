@@ -1,0 +1,646 @@
+// /v1/pods/{name}/containers/{container}/...: logs, exec (plain and WebSocket), attach, and the
+// pod's stats. Exec runs `kiln-runtime exec` (spawned, never forked from kilnd); attach speaks to
+// the container's monitor.
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "api/server/routes/routes.hpp"
+#include "api/server/streaming.hpp"
+#include "core/cgroups/layout.hpp"
+#include "core/daemon/bundle.hpp"
+#include "core/monitor/protocol.hpp"
+#include "core/sys/error.hpp"
+#include "core/sys/fd.hpp"
+#include "core/sys/file.hpp"
+#include "core/sys/proc.hpp"
+#include "core/sys/socket.hpp"
+
+extern char** environ;
+
+namespace kiln::api {
+namespace {
+
+using nlohmann::json;
+
+// Output an exec without a WebSocket may return; beyond it the call fails rather than grow.
+constexpr std::size_t kMaxExecOutput = 16 << 20;
+
+struct Target {
+    std::string pod, container;
+};
+
+Target target(const Request& req, daemon::Daemon& d) {
+    Target t{req.param("name"), req.param("container")};
+    d.pods().container(t.pod, t.container);  // not_found naming what is missing
+    return t;
+}
+
+void require_running(daemon::Daemon& d, const Target& t) {
+    auto c = d.pods().container(t.pod, t.container);
+    if (c.state != daemon::State::running)
+        precondition("container " + t.container + " of pod " + t.pod + " is " + std::string(daemon::state_name(c.state)) +
+                     ", not running");
+}
+
+// --- logs ---------------------------------------------------------------------------------
+
+std::string since_param(const Request& req) {
+    auto it = req.query.find("since");
+    if (it == req.query.end() || it->second.empty()) return {};
+    const std::string& v = it->second;
+    if (v.find_first_not_of("0123456789") == std::string::npos) {
+        std::time_t secs = static_cast<std::time_t>(std::stoll(v));
+        std::tm tm{};
+        ::gmtime_r(&secs, &tm);
+        char buf[64];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000000000Z", &tm);
+        return buf;
+    }
+    if (v.size() < 20 || v[4] != '-' || v[10] != 'T' || v.back() != 'Z')
+        invalid("since: must be unix seconds or an RFC 3339 UTC time like 2026-01-02T03:04:05Z, got \"" + v + "\"");
+    return v;
+}
+
+long tail_param(const Request& req) {
+    auto it = req.query.find("tail");
+    if (it == req.query.end() || it->second == "all" || it->second.empty()) return -1;
+    try {
+        std::size_t used = 0;
+        long n = std::stol(it->second, &used);
+        if (used == it->second.size() && n >= 0) return n;
+    } catch (...) {
+    }
+    invalid("tail: must be a number of lines >= 0 or \"all\", got \"" + it->second + "\"");
+}
+
+struct LogFormat {
+    bool timestamps = false;
+    bool json = false;  // each line the log entry itself: {"stream","time","text"}
+    std::string since;
+};
+
+// One log-file line as the client sees it; empty when filtered out.
+std::string render(const std::string& line, const LogFormat& f) {
+    auto j = json::parse(line, nullptr, false);
+    if (!j.is_object()) return {};
+    std::string time = j.value("time", "");
+    if (!f.since.empty() && time < f.since) return {};
+    if (f.json) return line + "\n";
+    std::string out;
+    if (f.timestamps) out = time + " ";
+    out += j.value("text", "");
+    if (!j.value("partial", false)) out += "\n";
+    return out;
+}
+
+std::vector<std::string> log_files(const std::string& path) {
+    std::vector<std::string> files;
+    for (int i = 32; i >= 1; --i)
+        if (path_exists(path + "." + std::to_string(i))) files.push_back(path + "." + std::to_string(i));
+    files.push_back(path);
+    return files;
+}
+
+void serve_logs(daemon::Daemon& d, const Target& t, const Request& req, StreamWriter& out) {
+    std::string format = req.query_or("format", "text");
+    if (format != "text" && format != "json") invalid("format: must be text or json, got \"" + format + "\"");
+    LogFormat f{req.query_flag("timestamps", false), format == "json", since_param(req)};
+    long tail = tail_param(req);
+    bool follow = req.query_flag("follow", false);
+    std::string path = d.pods().log_path(t.pod, t.container);
+
+    std::vector<std::string> lines;
+    for (const auto& file : log_files(path)) {
+        std::ifstream in(file);
+        std::string line;
+        while (std::getline(in, line)) {
+            std::string r = render(line, f);
+            if (!r.empty()) lines.push_back(std::move(r));
+        }
+    }
+    std::size_t first = tail >= 0 && lines.size() > static_cast<std::size_t>(tail) ? lines.size() - static_cast<std::size_t>(tail) : 0;
+    std::string chunk;
+    for (std::size_t i = first; i < lines.size(); ++i) {
+        chunk += lines[i];
+        if (chunk.size() > 65536) {
+            if (!out.write(chunk)) return;
+            chunk.clear();
+        }
+    }
+    if (!out.write(chunk)) return;
+    if (!follow) return;
+
+    // Follow: read on from where the current file ends; a rotation shows as a new inode.
+    struct stat st{};
+    ::stat(path.c_str(), &st);
+    ino_t inode = st.st_ino;
+    std::ifstream in(path);
+    in.seekg(0, std::ios::end);
+    std::string pending;
+    while (!out.closed()) {
+        std::string line;
+        bool got = false;
+        while (std::getline(in, line)) {
+            if (in.eof()) {  // no newline yet: the monitor is mid-write
+                pending += line;
+                break;
+            }
+            got = true;
+            std::string r = render(pending + line, f);
+            pending.clear();
+            if (!r.empty() && !out.write(r)) return;
+        }
+        in.clear();
+        if (got) continue;
+        if (::stat(path.c_str(), &st) == 0 && st.st_ino != inode) {
+            inode = st.st_ino;
+            in = std::ifstream(path);
+            pending.clear();
+            continue;
+        }
+        daemon::ContainerStatus c;
+        try {
+            c = d.pods().container(t.pod, t.container);
+        } catch (const Error&) {
+            return;  // the pod was deleted
+        }
+        bool may_restart = d.pods().get(t.pod).want_running;
+        if (c.state != daemon::State::running && !may_restart) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+// --- exec ---------------------------------------------------------------------------------
+
+struct ExecRequest {
+    std::vector<std::string> command;
+    std::vector<std::string> env;
+    std::string working_dir, user;
+    bool tty = false;
+    std::string input;
+};
+
+ExecRequest parse_exec(const json& j) {
+    if (!j.is_object()) invalid("body: must be a JSON object");
+    ExecRequest e;
+    for (const auto& [k, v] : j.items()) {
+        if (k == "command") {
+            if (!v.is_array() || v.empty()) invalid("command: must be a non-empty array of strings");
+            for (const auto& a : v) {
+                if (!a.is_string()) invalid("command: must be a non-empty array of strings");
+                e.command.push_back(a.get<std::string>());
+            }
+        } else if (k == "env") {
+            if (!v.is_array()) invalid("env: must be an array of \"KEY=VALUE\" strings");
+            for (const auto& a : v) {
+                if (!a.is_string() || a.get<std::string>().find('=') == std::string::npos || a.get<std::string>()[0] == '=')
+                    invalid("env: must be an array of \"KEY=VALUE\" strings");
+                e.env.push_back(a.get<std::string>());
+            }
+        } else if (k == "workingDir") {
+            if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>()[0] != '/')
+                invalid("workingDir: must be an absolute path");
+            e.working_dir = v.get<std::string>();
+        } else if (k == "user") {
+            if (!v.is_string()) invalid("user: must be a string");
+            e.user = v.get<std::string>();
+        } else if (k == "tty") {
+            if (!v.is_boolean()) invalid("tty: must be a boolean");
+            e.tty = v.get<bool>();
+        } else if (k == "stdin") {
+            if (!v.is_string()) invalid("stdin: must be a string");
+            e.input = v.get<std::string>();
+        } else {
+            invalid(k + ": unknown field");
+        }
+    }
+    if (e.command.empty()) invalid("command: is required");
+    return e;
+}
+
+// The exec'd process: the container's own process settings with the request's changes.
+std::string write_process_file(daemon::Daemon& d, const Target& t, const ExecRequest& e) {
+    std::string dir = d.config().state_dir + "/pods/" + t.pod + "/containers/" + t.container;
+    json config = json::parse(read_file(dir + "/config.json"));
+    json p = config.at("process");
+    p["args"] = e.command;
+    p["terminal"] = e.tty;
+    for (const auto& kv : e.env) {
+        std::string key = kv.substr(0, kv.find('='));
+        json env = json::array();
+        for (const auto& x : p["env"])
+            if (x.get<std::string>().substr(0, x.get<std::string>().find('=')) != key) env.push_back(x);
+        env.push_back(kv);
+        p["env"] = env;
+    }
+    if (!e.working_dir.empty()) p["cwd"] = e.working_dir;
+    if (!e.user.empty()) {
+        auto [uid, gid] = daemon::resolve_user(e.user, dir + "/rootfs");
+        p["user"] = {{"uid", uid}, {"gid", gid}};
+    }
+    char name[] = "/exec-XXXXXX";
+    std::string path = d.config().run_dir + "/exec";
+    mkdir_all(path, 0700);
+    path += name;
+    int fd = ::mkstemp(path.data());
+    if (fd < 0) throw_sys("mkstemp", path);
+    Fd owned(fd);
+    write_all(fd, p.dump(), path);
+    return path;
+}
+
+struct Spawned {
+    pid_t pid = 0;
+    Fd pidfd;
+};
+
+Spawned spawn_exec(daemon::Daemon& d, const Target& t, const std::string& process_file, int in, int out, int err,
+                   const std::string& console_socket) {
+    std::vector<std::string> args = {d.pods().paths().runtime_binary, "--root", d.pods().paths().runtime_root(), "exec",
+                                     "--process", process_file};
+    if (!console_socket.empty()) {
+        args.push_back("--console-socket");
+        args.push_back(console_socket);
+    }
+    args.push_back(d.pods().runtime_id(t.pod, t.container));
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
+    posix_spawn_file_actions_adddup2(&fa, out, 1);
+    posix_spawn_file_actions_adddup2(&fa, err, 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+    Spawned s;
+    int rc = ::posix_spawn(&s.pid, argv[0], &fa, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) throw_sys(rc, "posix_spawn", argv[0]);
+    s.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, s.pid, 0)));
+    return s;
+}
+
+int wait_exit(pid_t pid) {
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return 255;
+}
+
+struct PipePair {
+    Fd r, w;
+};
+PipePair pipe_pair() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) throw_sys("pipe2", "exec");
+    return {Fd(p[0]), Fd(p[1])};
+}
+
+Response exec_plain(daemon::Daemon& d, const Request& req) {
+    Target t = target(req, d);
+    ExecRequest e = parse_exec(req.json());
+    if (e.tty) invalid("tty: an exec with a terminal needs a WebSocket (Upgrade: websocket)");
+    require_running(d, t);
+    std::string process_file = write_process_file(d, t, e);
+    struct Cleanup {
+        std::string path;
+        ~Cleanup() { ::unlink(path.c_str()); }
+    } cleanup{process_file};
+    PipePair in = pipe_pair(), out = pipe_pair(), err = pipe_pair();
+    Spawned s = spawn_exec(d, t, process_file, in.r.get(), out.w.get(), err.w.get(), {});
+    in.r.reset();
+    out.w.reset();
+    err.w.reset();
+    std::string input = e.input, stdout_text, stderr_text;
+    if (input.empty()) in.w.reset();
+    ::fcntl(in.w.get(), F_SETFL, O_NONBLOCK);
+    bool too_much = false;
+    while (out.r || err.r) {
+        struct pollfd p[3];
+        nfds_t n = 0;
+        int oi = -1, ei = -1, ii = -1;
+        if (out.r) oi = static_cast<int>(n), p[n++] = {out.r.get(), POLLIN, 0};
+        if (err.r) ei = static_cast<int>(n), p[n++] = {err.r.get(), POLLIN, 0};
+        if (in.w) ii = static_cast<int>(n), p[n++] = {in.w.get(), POLLOUT, 0};
+        if (::poll(p, n, -1) < 0) {
+            if (errno == EINTR) continue;
+            throw_sys("poll", "exec");
+        }
+        char buf[65536];
+        auto drain = [&](int i, Fd& fd, std::string& into) {
+            if (i < 0 || !p[i].revents) return;
+            ssize_t r = ::read(fd.get(), buf, sizeof buf);
+            if (r <= 0) {
+                if (r < 0 && errno == EINTR) return;
+                fd.reset();
+                return;
+            }
+            if (into.size() + static_cast<std::size_t>(r) > kMaxExecOutput) too_much = true;
+            else into.append(buf, static_cast<std::size_t>(r));
+        };
+        drain(oi, out.r, stdout_text);
+        drain(ei, err.r, stderr_text);
+        if (ii >= 0 && p[ii].revents) {
+            ssize_t w = ::write(in.w.get(), input.data(), input.size());
+            if (w > 0) input.erase(0, static_cast<std::size_t>(w));
+            if (w < 0 && errno != EAGAIN && errno != EINTR) input.clear();
+            if (input.empty()) in.w.reset();
+        }
+    }
+    int code = wait_exit(s.pid);
+    if (too_much) invalid("exec: the output passed " + std::to_string(kMaxExecOutput) + " bytes; use the WebSocket form");
+    // kiln-runtime's own failure (the process never ran) is a 4xx/5xx, not an exit code.
+    if (code != 0 && stdout_text.empty() && stderr_text.rfind("kiln-runtime", 0) == 0)
+        throw Error(Errc::failed_precondition, stderr_text.substr(0, stderr_text.find('\n')));
+    return Response::json({{"exitCode", code}, {"stdout", stdout_text}, {"stderr", stderr_text}});
+}
+
+// A listening unix socket for --console-socket, removed when done.
+struct ConsoleSocket {
+    std::string path;
+    Fd fd;
+    ~ConsoleSocket() {
+        if (!path.empty()) ::unlink(path.c_str());
+    }
+};
+
+void exec_websocket(daemon::Daemon& d, const Request& req, WebSocket& ws) {
+    Target t = target(req, d);
+    // The first message is the exec request: {"command":[...],"tty":true,...}.
+    std::optional<WebSocket::Message> first;
+    while (!(first = ws.receive(std::chrono::milliseconds(1000))) && !ws.closed()) {
+    }
+    if (!first) return;
+    ExecRequest e = parse_exec(json::parse(first->data, nullptr, false));
+    require_running(d, t);
+    std::string process_file = write_process_file(d, t, e);
+    struct Cleanup {
+        std::string path;
+        ~Cleanup() { ::unlink(path.c_str()); }
+    } cleanup{process_file};
+
+    Fd master, in_w, out_r, err_r;
+    Spawned s;
+    if (e.tty) {
+        ConsoleSocket cs;
+        cs.path = process_file + ".console";
+        cs.fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        struct sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        cs.path.copy(addr.sun_path, sizeof addr.sun_path - 1);
+        if (::bind(cs.fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 || ::listen(cs.fd.get(), 1) < 0)
+            throw_sys("bind", cs.path);
+        Fd devnull = open_file("/dev/null", O_RDWR | O_CLOEXEC);
+        s = spawn_exec(d, t, process_file, devnull.get(), devnull.get(), devnull.get(), cs.path);
+        struct pollfd p[2] = {{cs.fd.get(), POLLIN, 0}, {s.pidfd.get(), POLLIN, 0}};
+        ::poll(p, 2, 30000);
+        if (!(p[0].revents & POLLIN)) {
+            int code = wait_exit(s.pid);
+            ws.send_text(json{{"error", "exec failed"}, {"exit_code", code}}.dump());
+            return;
+        }
+        Fd conn(::accept4(cs.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        char name[64];
+        size_t got = 0;
+        int m = recv_fd(conn.get(), name, sizeof name, &got);
+        if (m < 0) throw_sys(-m, "receive the pty master");
+        master.reset(m);
+    } else {
+        PipePair in = pipe_pair(), out = pipe_pair(), err = pipe_pair();
+        s = spawn_exec(d, t, process_file, in.r.get(), out.w.get(), err.w.get(), {});
+        in_w = std::move(in.w);
+        out_r = std::move(out.r);
+        err_r = std::move(err.r);
+    }
+
+    // Client -> process on this thread's helper; process -> client here.
+    // The fds stay open until both threads are done: a closed one is only marked, so that no
+    // thread writes to a number the other has closed and the kernel has reused.
+    std::atomic<bool> done{false};
+    const int master_fd = master.get();
+    std::thread input([&] {
+        while (!done && !ws.closed()) {
+            auto msg = ws.receive(std::chrono::milliseconds(200));
+            if (!msg) continue;
+            if (!msg->text) {
+                int fd = e.tty ? master_fd : in_w.get();
+                if (fd >= 0) write_no_sigpipe(fd, msg->data.data(), msg->data.size());
+                continue;
+            }
+            auto j = json::parse(msg->data, nullptr, false);
+            if (j.contains("resize") && master_fd >= 0) {
+                struct winsize wsz{};
+                wsz.ws_col = static_cast<unsigned short>(j["resize"].value("cols", 80));
+                wsz.ws_row = static_cast<unsigned short>(j["resize"].value("rows", 24));
+                ::ioctl(master_fd, TIOCSWINSZ, &wsz);
+            } else if (j.value("stdin_eof", false) && in_w) {
+                in_w.reset();
+            }
+        }
+    });
+    bool master_open = static_cast<bool>(master);
+    auto forward = [&](Fd& fd, char stream) {
+        char buf[32768];
+        buf[0] = stream;
+        ssize_t r = ::read(fd.get(), buf + 1, sizeof buf - 1);
+        if (r <= 0) {
+            if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+            if (&fd == &master) master_open = false;
+            else fd.reset();
+            return;
+        }
+        ws.send_binary(std::string_view(buf, static_cast<std::size_t>(r) + 1));
+    };
+    while (!ws.closed() && (out_r || err_r || master_open)) {
+        struct pollfd p[3];
+        nfds_t n = 0;
+        Fd* which[3];
+        char streams[3];
+        if (master_open) which[n] = &master, streams[n] = 1, p[n++] = {master.get(), POLLIN, 0};
+        if (out_r) which[n] = &out_r, streams[n] = 1, p[n++] = {out_r.get(), POLLIN, 0};
+        if (err_r) which[n] = &err_r, streams[n] = 2, p[n++] = {err_r.get(), POLLIN, 0};
+        int r = ::poll(p, n, 500);
+        if (r < 0 && errno != EINTR) break;
+        for (nfds_t i = 0; i < n; ++i)
+            if (p[i].revents) forward(*which[i], streams[i]);
+        // With a terminal the master stays readable until every holder of the slave is gone;
+        // the process's exit is the end.
+        if (master_open && wait_pidfd_exit(s.pidfd.get(), 0)) {
+            while (master_open) {
+                struct pollfd q{master.get(), POLLIN, 0};
+                if (::poll(&q, 1, 50) <= 0) break;
+                forward(master, 1);
+            }
+            break;
+        }
+    }
+    int code = wait_exit(s.pid);
+    done = true;
+    input.join();
+    ws.send_text(json{{"exit_code", code}}.dump());
+    ws.close();
+}
+
+// --- attach -------------------------------------------------------------------------------
+
+void attach_websocket(daemon::Daemon& d, const Request& req, WebSocket& ws) {
+    Target t = target(req, d);
+    require_running(d, t);
+    bool want_stdin = req.query_flag("stdin", false);
+    Fd sock = connect_unix(d.pods().monitor_socket(t.pod, t.container));
+    monitor::write_frame(sock.get(), monitor::FrameKind::control, json{{"op", "attach"}, {"stdin", want_stdin}}.dump());
+    std::atomic<bool> done{false};
+    std::thread input([&] {
+        while (!done && !ws.closed()) {
+            auto msg = ws.receive(std::chrono::milliseconds(200));
+            if (!msg) continue;
+            try {
+                if (!msg->text) {
+                    monitor::write_frame(sock.get(), monitor::FrameKind::stdin_data, msg->data);
+                    continue;
+                }
+                auto j = json::parse(msg->data, nullptr, false);
+                if (j.contains("resize"))
+                    monitor::write_frame(sock.get(), monitor::FrameKind::control,
+                                         json{{"op", "resize"}, {"cols", j["resize"].value("cols", 80)},
+                                              {"rows", j["resize"].value("rows", 24)}}.dump());
+                else if (j.value("stdin_eof", false))
+                    monitor::write_frame(sock.get(), monitor::FrameKind::stdin_data, "");
+            } catch (const Error&) {
+                return;
+            }
+        }
+    });
+    monitor::FrameReader reader;
+    char buf[65536];
+    while (!ws.closed()) {
+        struct pollfd p{sock.get(), POLLIN, 0};
+        int r = ::poll(&p, 1, 500);
+        if (r == 0) continue;
+        ssize_t n = ::read(sock.get(), buf, sizeof buf);
+        if (n <= 0) break;
+        reader.feed(buf, static_cast<std::size_t>(n));
+        bool ended = false;
+        while (auto f = reader.next()) {
+            if (f->kind == monitor::FrameKind::exit) {
+                auto j = json::parse(f->payload, nullptr, false);
+                ws.send_text(json{{"exit_code", j.value("exit_code", 255)}}.dump());
+                ended = true;
+            } else if (f->kind == monitor::FrameKind::stdout_data || f->kind == monitor::FrameKind::stderr_data) {
+                std::string data(1, f->kind == monitor::FrameKind::stdout_data ? 1 : 2);
+                data += f->payload;
+                ws.send_binary(data);
+            }
+        }
+        if (ended) break;
+    }
+    done = true;
+    ::shutdown(sock.get(), SHUT_RDWR);
+    input.join();
+    ws.close();
+}
+
+// --- stats --------------------------------------------------------------------------------
+
+std::optional<std::int64_t> read_number(const std::string& path) {
+    auto text = read_file_if_exists(path);
+    if (!text) return std::nullopt;
+    try {
+        if (text->rfind("max", 0) == 0) return std::nullopt;
+        return std::stoll(*text);
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+std::optional<std::int64_t> read_key(const std::string& path, const std::string& key) {
+    auto text = read_file_if_exists(path);
+    if (!text) return std::nullopt;
+    std::istringstream in(*text);
+    std::string k;
+    std::int64_t v;
+    while (in >> k >> v)
+        if (k == key) return v;
+    return std::nullopt;
+}
+
+json cgroup_stats(const cgroups::Layout& layout, const std::string& path) {
+    json j = json::object();
+    auto dir = [&](const cgroups::Hierarchy* h) { return h->mount_point + path; };
+    if (auto* h = layout.find("cpuacct", "cpu")) {
+        if (h->version == cgroups::Version::v1) {
+            if (auto ns = read_number(dir(h) + "/cpuacct.usage")) j["cpuSeconds"] = static_cast<double>(*ns) / 1e9;
+        } else if (auto us = read_key(dir(h) + "/cpu.stat", "usage_usec")) {
+            j["cpuSeconds"] = static_cast<double>(*us) / 1e6;
+        }
+    }
+    if (auto* h = layout.find("memory")) {
+        bool v1 = h->version == cgroups::Version::v1;
+        if (auto u = read_number(dir(h) + (v1 ? "/memory.usage_in_bytes" : "/memory.current"))) j["memoryBytes"] = *u;
+        auto limit = read_number(dir(h) + (v1 ? "/memory.limit_in_bytes" : "/memory.max"));
+        // v1 reports "no limit" as a huge page-rounded number.
+        if (limit && *limit < (std::int64_t{1} << 62)) j["memoryLimitBytes"] = *limit;
+    }
+    if (auto* h = layout.find("pids")) {
+        if (auto n = read_number(dir(h) + "/pids.current")) j["pids"] = *n;
+        if (auto n = read_number(dir(h) + "/pids.max")) j["pidsLimit"] = *n;
+    }
+    return j;
+}
+
+}  // namespace
+
+void add_container_routes(Router& r, daemon::Daemon& d) {
+    r.add_stream("GET", "/v1/pods/{name}/containers/{container}/logs", "text/plain; charset=utf-8",
+                 [&d](const Request& req, StreamWriter& out) { serve_logs(d, target(req, d), req, out); });
+    add_slow(r, "POST", "/v1/pods/{name}/containers/{container}/exec",
+             [&d](const Request& req) { return exec_plain(d, req); });
+    r.add_websocket("/v1/pods/{name}/containers/{container}/exec",
+                    [&d](const Request& req, WebSocket& ws) { exec_websocket(d, req, ws); });
+    r.add_websocket("/v1/pods/{name}/containers/{container}/attach",
+                    [&d](const Request& req, WebSocket& ws) { attach_websocket(d, req, ws); });
+    r.add("GET", "/v1/pods/{name}/stats", [&d](const Request& req) {
+        auto pod = d.pods().get(req.param("name"));
+        auto layout = cgroups::detect_layout();
+        json containers = json::array();
+        for (const auto& c : pod.containers) {
+            json s = c.state == daemon::State::running ? cgroup_stats(layout, d.pods().cgroup_path(pod.spec.name, c.name))
+                                                       : json::object();
+            s["name"] = c.name;
+            s["state"] = daemon::state_name(c.state);
+            containers.push_back(s);
+        }
+        json out = cgroup_stats(layout, d.pods().cgroup_path(pod.spec.name));
+        out["name"] = pod.spec.name;
+        out["containers"] = containers;
+        return Response::json(out);
+    });
+}
+
+}  // namespace kiln::api

@@ -1,0 +1,51 @@
+// The OCI configs kilnd hands to kiln-monitor: one for a pod's sandbox (the process that holds the
+// shared namespaces) and one per app container (image defaults + the pod's request, joining the
+// sandbox's namespaces by path).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/daemon/pod_spec.hpp"
+
+namespace kiln::daemon {
+
+// What an image contributes to a container (its config's Entrypoint, Cmd, ...).
+struct ImageDefaults {
+    std::vector<std::string> entrypoint, cmd, env;
+    std::string working_dir, user, stop_signal;
+};
+
+struct SandboxParams {
+    const PodSpec* pod = nullptr;
+    std::string rootfs;        // an empty read-only dir holding the mount point /pause
+    std::string pause_binary;  // host path of kiln-pause, bound read-only at /pause
+    std::string cgroups_path;  // absolute, e.g. /kiln/web/_sandbox
+};
+
+struct ContainerParams {
+    const PodSpec* pod = nullptr;
+    const ContainerSpec* container = nullptr;
+    ImageDefaults image;
+    std::string rootfs;          // the mounted overlay
+    pid_t sandbox_pid = 0;       // whose namespaces the container joins
+    std::string cgroups_path;
+    // Host directory of each volume of the pod, by name.
+    std::vector<std::pair<std::string, std::string>> volume_dirs;
+};
+
+nlohmann::json sandbox_config(const SandboxParams& p);
+nlohmann::json container_config(const ContainerParams& p);
+
+// process.args from the image's Entrypoint/Cmd and the request's command/args, Docker's rule:
+// command replaces Entrypoint (and drops Cmd), args replace Cmd.
+std::vector<std::string> container_args(const ImageDefaults& image, const ContainerSpec& c);
+// "uid", "uid:gid", "name", "name:group" against the image's /etc/passwd and /etc/group
+// (read below `rootfs`). Throws invalid_argument naming the user when it does not resolve.
+std::pair<uid_t, gid_t> resolve_user(const std::string& user, const std::string& rootfs);
+
+}  // namespace kiln::daemon

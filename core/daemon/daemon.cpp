@@ -1,0 +1,121 @@
+// kilnd's parts wired together, and appliance mode.
+#include "core/daemon/daemon.hpp"
+
+#include <signal.h>
+
+#include <set>
+
+#include "core/sys/error.hpp"
+#include "core/sys/file.hpp"
+#include "core/sys/log.hpp"
+
+namespace kiln::daemon {
+
+Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(config)) {
+    paths_.state_dir = config_.state_dir;
+    paths_.run_dir = config_.run_dir;
+    paths_.monitor_binary = bin_dir + "/kiln-monitor";
+    paths_.pause_binary = bin_dir + "/kiln-pause";
+    paths_.runtime_binary = bin_dir + "/kiln-runtime";
+    for (const auto& b : {paths_.monitor_binary, paths_.pause_binary, paths_.runtime_binary})
+        if (!path_exists(b)) precondition("kilnd: " + b + " is missing (it is installed beside kilnd)");
+    mkdir_all(config_.state_dir, 0711);
+    mkdir_all(config_.run_dir, 0711);
+    images_ = std::make_unique<image::Store>(config_.state_dir);
+    pods_ = std::make_unique<PodManager>(config_, paths_, events_, [this](const std::string& ref) { return resolve_image(ref); });
+    started_ = std::chrono::system_clock::now();
+}
+
+ImageInfo Daemon::resolve_image(const std::string& ref) {
+    image::Image img = images_->get(ref);
+    ImageInfo info;
+    info.digest = img.digest;
+    info.defaults.entrypoint = img.config.entrypoint;
+    info.defaults.cmd = img.config.cmd;
+    info.defaults.env = img.config.env;
+    info.defaults.working_dir = img.config.working_dir;
+    info.defaults.user = img.config.user;
+    info.defaults.stop_signal = img.config.stop_signal;
+    info.lower_dirs = images_->lower_dirs(img);
+    return info;
+}
+
+std::vector<std::string> Daemon::pods_using(const std::string& digest) {
+    std::vector<std::string> out;
+    for (const auto& r : pods_->list()) {
+        bool uses = false;
+        for (const auto& c : r.containers) uses |= c.image_digest == digest;
+        for (const auto& c : r.spec.containers) {
+            try {
+                uses |= images_->get(c.image).digest == digest;
+            } catch (const Error&) {
+            }
+        }
+        if (uses) out.push_back(r.spec.name);
+    }
+    return out;
+}
+
+void Daemon::start() {
+    pods_->recover();
+    apply_appliance(config_.pods, {});
+}
+
+void Daemon::apply_appliance(const std::vector<PodSpec>& pods, const std::vector<PodSpec>& previous) {
+    std::set<std::string> wanted;
+    for (const auto& p : pods) wanted.insert(p.name);
+    // Pods the previous config listed and this one does not are deleted.
+    for (const auto& p : previous) {
+        if (wanted.count(p.name)) continue;
+        try {
+            pods_->remove(p.name, true);
+            log::info("appliance: deleted pod " + p.name);
+        } catch (const Error& e) {
+            if (e.code() != Errc::not_found) log::error("appliance: deleting pod " + p.name + ": " + e.what());
+        }
+    }
+    // In order: created when missing, replaced when changed, started when stopped.
+    for (const auto& p : pods) {
+        try {
+            std::optional<PodRecord> existing;
+            try {
+                existing = pods_->get(p.name);
+            } catch (const Error& e) {
+                if (e.code() != Errc::not_found) throw;
+            }
+            if (existing && to_json(existing->spec) != to_json(p)) {
+                pods_->remove(p.name, true);
+                existing.reset();
+                log::info("appliance: replacing pod " + p.name);
+            }
+            if (!existing) {
+                pods_->create(p, true);
+                log::info("appliance: started pod " + p.name);
+            } else if (existing->state() != State::running) {
+                pods_->start(p.name);
+                log::info("appliance: started pod " + p.name);
+            }
+        } catch (const std::exception& e) {
+            log::error("appliance: pod " + p.name + ": " + e.what());
+        }
+    }
+}
+
+void Daemon::reload(const Config& next) {
+    auto differs = [](const Config& a, const Config& b) {
+        return a.state_dir != b.state_dir || a.run_dir != b.run_dir || a.cgroup_parent != b.cgroup_parent ||
+               a.socket_path() != b.socket_path();
+    };
+    if (differs(config_, next)) log::warn("reload: paths and the socket change only when kilnd restarts");
+    std::vector<PodSpec> previous = config_.pods;
+    config_.pods = next.pods;
+    config_.stop_pods_on_exit = next.stop_pods_on_exit;
+    apply_appliance(config_.pods, previous);
+}
+
+void Daemon::stop() {
+    pods_->shutdown(config_.stop_pods_on_exit);
+    events_.close();
+}
+
+}  // namespace kiln::daemon

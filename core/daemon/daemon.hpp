@@ -1,0 +1,50 @@
+// kilnd's parts in one place: config, paths, events, the image store and the pod manager. The
+// REST routes and main() work through this.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "core/daemon/config.hpp"
+#include "core/daemon/events.hpp"
+#include "core/daemon/pod_manager.hpp"
+#include "core/image/store.hpp"
+
+namespace kiln::daemon {
+
+class Daemon {
+public:
+    // `bin_dir` holds kiln-monitor, kiln-pause and kiln-runtime (kilnd's own directory).
+    Daemon(Config config, const std::string& bin_dir);
+
+    // Recovers pods from disk, then starts the appliance pods of the config that are missing.
+    void start();
+    // Applies a new config's pods (SIGHUP): added pods are created, removed ones deleted,
+    // changed ones replaced. Other keys need a restart of kilnd and are reported as such.
+    void reload(const Config& next);
+    void stop();
+
+    const Config& config() const { return config_; }
+    EventBus& events() { return events_; }
+    image::Store& images() { return *images_; }
+    PodManager& pods() { return *pods_; }
+    std::chrono::system_clock::time_point started() const { return started_; }
+
+    // The image record behind a reference, as the pod manager needs it.
+    ImageInfo resolve_image(const std::string& ref);
+    // Pods using an image (by digest), for a refused delete.
+    std::vector<std::string> pods_using(const std::string& digest);
+
+private:
+    void apply_appliance(const std::vector<PodSpec>& pods, const std::vector<PodSpec>& previous);
+
+    Config config_;
+    Paths paths_;
+    EventBus events_;
+    std::unique_ptr<image::Store> images_;
+    std::unique_ptr<PodManager> pods_;
+    std::chrono::system_clock::time_point started_;
+};
+
+}  // namespace kiln::daemon

@@ -1,0 +1,755 @@
+// The pod manager. Each pod has its own lock, held while its processes change (start, stop,
+// a restart); readers get the last saved snapshot, so a slow stop never blocks GET /v1/pods.
+// Monitor exits arrive through pidfds on one watcher thread, and are handled on short-lived
+// threads of their own (a restart may wait out its back-off).
+#include "core/daemon/pod_manager.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+
+#include "core/daemon/monitor_client.hpp"
+#include "core/image/store.hpp"
+#include "core/oci/names.hpp"
+#include "core/sys/clock.hpp"
+#include "core/sys/error.hpp"
+#include "core/sys/file.hpp"
+#include "core/sys/log.hpp"
+#include "core/sys/mountinfo.hpp"
+#include "core/sys/proc.hpp"
+
+extern char** environ;
+
+namespace kiln::daemon {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kSandbox = "_sandbox";
+// After SIGKILL, how long a container may take to be gone before kilnd reports it stuck.
+constexpr int kKillWaitMs = 10000;
+
+bool is_mounted(const std::string& path) {
+    struct stat a, b;
+    if (::stat(path.c_str(), &a) < 0 || ::stat((path + "/..").c_str(), &b) < 0) return false;
+    return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
+}
+
+void unmount(const std::string& path) {
+    while (is_mounted(path))
+        if (::umount2(path.c_str(), MNT_DETACH) < 0) {
+            log::warn("umount " + path + ": " + std::strerror(errno));
+            return;
+        }
+}
+
+// kilnd never forks: helpers it needs (kiln-runtime delete) are spawned and waited for.
+int spawn_wait(const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = ::posix_spawn(&pid, args[0].c_str(), &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return -1;
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int signal_number(const std::string& name, int fallback) {
+    if (name.empty()) return fallback;
+    try {
+        std::size_t used = 0;
+        int n = std::stoi(name, &used);
+        if (used == name.size() && n > 0 && n < 65) return n;
+    } catch (...) {
+    }
+    std::string n = name.rfind("SIG", 0) == 0 ? name : "SIG" + name;
+    static const std::pair<const char*, int> table[] = {
+        {"SIGTERM", SIGTERM}, {"SIGINT", SIGINT}, {"SIGQUIT", SIGQUIT}, {"SIGKILL", SIGKILL},
+        {"SIGHUP", SIGHUP},   {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGWINCH", SIGWINCH}};
+    for (auto [s, v] : table)
+        if (n == s) return v;
+    return fallback;
+}
+
+// Removes a pod's cgroup (and the parent's, when empty) from every hierarchy.
+void remove_pod_cgroups(const std::string& relative) {
+    for (const auto& m : read_mountinfo("/proc/self/mountinfo")) {
+        if (m.fstype != "cgroup" && m.fstype != "cgroup2") continue;
+        std::string dir = m.mount_point + "/" + relative;
+        // Leaf-first: container cgroups the monitors left (if any), then the pod's.
+        if (DIR* d = ::opendir(dir.c_str())) {
+            while (auto* e = ::readdir(d))
+                if (e->d_type == DT_DIR && e->d_name[0] != '.') ::rmdir((dir + "/" + e->d_name).c_str());
+            ::closedir(d);
+        }
+        ::rmdir(dir.c_str());
+    }
+}
+
+}  // namespace
+
+std::string_view state_name(State s) {
+    switch (s) {
+    case State::created: return "created";
+    case State::running: return "running";
+    case State::stopping: return "stopping";
+    case State::stopped: return "stopped";
+    case State::failed: return "failed";
+    }
+    return "unknown";
+}
+
+State state_from_name(const std::string& s) {
+    for (State v : {State::created, State::running, State::stopping, State::stopped, State::failed})
+        if (state_name(v) == s) return v;
+    return State::failed;
+}
+
+State PodRecord::state() const {
+    if (!error.empty() && !want_running) return State::failed;
+    bool any_running = false, any_stopping = false, any_failed = false, all_created = true;
+    for (const auto& c : containers) {
+        any_running |= c.state == State::running;
+        any_stopping |= c.state == State::stopping;
+        any_failed |= c.state == State::failed;
+        all_created &= c.state == State::created;
+    }
+    if (any_stopping) return State::stopping;
+    if (all_created) return State::created;
+    if (any_running) return State::running;
+    if (!error.empty() || any_failed) return State::failed;
+    return State::stopped;
+}
+
+json to_json(const ContainerStatus& s) {
+    json j{{"name", s.name}, {"state", state_name(s.state)}, {"restartCount", s.restart_count}};
+    if (s.pid) j["pid"] = s.pid;
+    if (s.monitor_pid) {
+        j["monitorPid"] = s.monitor_pid;
+        j["monitorStartTime"] = s.monitor_start_time;
+    }
+    if (!s.started_at.empty()) j["startedAt"] = s.started_at;
+    if (!s.finished_at.empty()) j["finishedAt"] = s.finished_at;
+    if (s.exit_code) j["exitCode"] = *s.exit_code;
+    if (!s.error.empty()) j["error"] = s.error;
+    if (!s.image_digest.empty()) j["imageDigest"] = s.image_digest;
+    return j;
+}
+
+namespace {
+ContainerStatus status_from_json(const json& j) {
+    ContainerStatus s;
+    s.name = j.value("name", "");
+    s.state = state_from_name(j.value("state", "failed"));
+    s.pid = j.value("pid", 0);
+    s.monitor_pid = j.value("monitorPid", 0);
+    s.monitor_start_time = j.value("monitorStartTime", std::uint64_t{0});
+    s.started_at = j.value("startedAt", "");
+    s.finished_at = j.value("finishedAt", "");
+    if (j.contains("exitCode")) s.exit_code = j["exitCode"].get<int>();
+    s.restart_count = j.value("restartCount", 0);
+    s.error = j.value("error", "");
+    s.image_digest = j.value("imageDigest", "");
+    return s;
+}
+}  // namespace
+
+json to_json(const PodRecord& r) {
+    json containers = json::array();
+    for (const auto& c : r.containers) containers.push_back(to_json(c));
+    json j{{"name", r.spec.name},       {"state", state_name(r.state())}, {"createdAt", r.created_at},
+           {"wantRunning", r.want_running}, {"system", r.system},          {"spec", to_json(r.spec)},
+           {"sandbox", to_json(r.sandbox)}, {"containers", containers}};
+    if (!r.error.empty()) j["error"] = r.error;
+    return j;
+}
+
+PodRecord record_from_json(const json& j) {
+    PodRecord r;
+    r.spec = parse_pod_spec(j.at("spec"));
+    r.created_at = j.value("createdAt", "");
+    r.want_running = j.value("wantRunning", false);
+    r.system = j.value("system", false);
+    r.error = j.value("error", "");
+    r.sandbox = status_from_json(j.value("sandbox", json::object()));
+    for (const auto& c : j.value("containers", json::array())) r.containers.push_back(status_from_json(c));
+    return r;
+}
+
+struct PodManager::Pod {
+    std::mutex mu;  // held while the pod's processes change
+    std::condition_variable cv;
+    std::uint64_t generation = 0;  // bumped by stop and delete: cancels pending restarts
+    bool deleted = false;
+    PodRecord rec;
+
+    mutable std::mutex snap_mu;
+    PodRecord snapshot;
+};
+
+struct PodManager::Watch {
+    std::string pod, container;
+    pid_t pid;
+    Fd pidfd;
+};
+
+PodManager::PodManager(Config config, Paths paths, EventBus& events, ImageResolver images)
+    : config_(std::move(config)), paths_(std::move(paths)), events_(events), images_(std::move(images)) {
+    mkdir_all(paths_.pods(), 0711);
+    mkdir_all(paths_.runtime_root(), 0700);
+    mkdir_all(paths_.monitors(), 0700);
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_fd_ < 0 || wake_fd_ < 0) throw_sys("epoll_create1/eventfd", "pod watcher");
+    struct epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+    watcher_ = std::thread([this] { watcher_loop(); });
+}
+
+PodManager::~PodManager() {
+    if (!stopping_) shutdown(false);
+    ::close(epoll_fd_);
+    ::close(wake_fd_);
+}
+
+std::string PodManager::runtime_id(const std::string& pod, const std::string& container) const {
+    return container == kSandbox ? pod + "_sandbox" : pod + "." + container;
+}
+
+std::string PodManager::monitor_socket(const std::string& pod, const std::string& container) const {
+    return paths_.monitors() + "/" + runtime_id(pod, container) + ".sock";
+}
+
+std::string PodManager::log_path(const std::string& pod, const std::string& container) const {
+    return paths_.pod(pod) + "/containers/" + container + "/log.json";
+}
+
+std::string PodManager::cgroup_path(const std::string& pod, const std::string& container) const {
+    std::string p = "/" + config_.cgroup_parent + "/" + pod;
+    return container.empty() ? p : p + "/" + container;
+}
+
+std::shared_ptr<PodManager::Pod> PodManager::find(const std::string& name) const {
+    std::lock_guard lock(mu_);
+    auto it = pods_.find(name);
+    if (it == pods_.end()) not_found("pod \"" + name + "\" not found");
+    return it->second;
+}
+
+void PodManager::save(const Pod& pod) const {
+    atomic_write(paths_.pod(pod.rec.spec.name) + "/pod.json", to_json(pod.rec).dump(2), true, 0600);
+    std::lock_guard lock(pod.snap_mu);
+    const_cast<Pod&>(pod).snapshot = pod.rec;
+}
+
+std::vector<PodRecord> PodManager::list() const {
+    std::vector<std::shared_ptr<Pod>> pods;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [_, p] : pods_) pods.push_back(p);
+    }
+    std::vector<PodRecord> out;
+    for (const auto& p : pods) {
+        std::lock_guard lock(p->snap_mu);
+        out.push_back(p->snapshot);
+    }
+    return out;
+}
+
+PodRecord PodManager::get(const std::string& name) const {
+    auto p = find(name);
+    std::lock_guard lock(p->snap_mu);
+    return p->snapshot;
+}
+
+ContainerStatus PodManager::container(const std::string& pod, const std::string& container) const {
+    PodRecord r = get(pod);
+    for (const auto& c : r.containers)
+        if (c.name == container) return c;
+    not_found("pod \"" + pod + "\" has no container \"" + container + "\"");
+}
+
+PodRecord PodManager::create(const PodSpec& spec, bool start) {
+    // Images first: a bad reference is the request's fault and leaves nothing behind.
+    for (std::size_t i = 0; i < spec.containers.size(); ++i) {
+        try {
+            images_(spec.containers[i].image);
+        } catch (const Error& e) {
+            invalid("containers[" + std::to_string(i) + "].image: " + e.what());
+        }
+    }
+    auto pod = std::make_shared<Pod>();
+    pod->rec.spec = spec;
+    pod->rec.created_at = rfc3339_now();
+    pod->rec.sandbox.name = kSandbox;
+    for (const auto& c : spec.containers) pod->rec.containers.push_back(ContainerStatus{.name = c.name});
+    std::unique_lock pod_lock(pod->mu);
+    {
+        std::lock_guard lock(mu_);
+        if (pods_.count(spec.name)) throw Error(Errc::already_exists, "pod \"" + spec.name + "\" already exists");
+        pods_[spec.name] = pod;
+    }
+    try {
+        std::string dir = paths_.pod(spec.name);
+        mkdir_all(dir + "/containers", 0700);
+        save(*pod);
+    } catch (...) {
+        std::lock_guard lock(mu_);
+        pods_.erase(spec.name);
+        remove_all(paths_.pod(spec.name));
+        throw;
+    }
+    events_.publish("pod.created", spec.name);
+    if (start) {
+        try {
+            start_locked(*pod);
+        } catch (...) {
+            // A pod that cannot start is not created: everything made for it goes again.
+            pod->deleted = true;
+            remove_pod_cgroups(cgroup_path(spec.name).substr(1));
+            remove_all(paths_.pod(spec.name));
+            {
+                std::lock_guard lock(mu_);
+                pods_.erase(spec.name);
+            }
+            events_.publish("pod.deleted", spec.name);
+            throw;
+        }
+    }
+    return pod->rec;
+}
+
+PodRecord PodManager::start(const std::string& name) {
+    auto pod = find(name);
+    std::unique_lock lock(pod->mu);
+    if (pod->deleted) not_found("pod \"" + name + "\" not found");
+    if (pod->rec.state() == State::running) return pod->rec;
+    start_locked(*pod);
+    if (!pod->rec.error.empty()) throw Error(Errc::failed_precondition, "pod \"" + name + "\": " + pod->rec.error);
+    return pod->rec;
+}
+
+void PodManager::start_locked(Pod& pod) {
+    pod.rec.want_running = true;
+    pod.rec.error.clear();
+    ++pod.generation;
+    try {
+        if (pod.rec.sandbox.state != State::running) start_sandbox(pod);
+        for (std::size_t i = 0; i < pod.rec.containers.size(); ++i)
+            if (pod.rec.containers[i].state != State::running) {
+                pod.rec.containers[i].restart_count = 0;
+                start_container(pod, i);
+            }
+    } catch (const std::exception& e) {
+        pod.rec.error = e.what();
+        log::error("pod " + pod.rec.spec.name + ": " + e.what());
+        stop_locked(pod, 0);
+        pod.rec.error = e.what();
+        save(pod);
+        events_.publish("pod.failed", pod.rec.spec.name, {}, {{"error", e.what()}});
+        throw;
+    }
+    save(pod);
+    events_.publish("pod.started", pod.rec.spec.name);
+}
+
+void PodManager::start_sandbox(Pod& pod) {
+    const std::string& name = pod.rec.spec.name;
+    std::string dir = paths_.pod(name) + "/sandbox";
+    mkdir_all(dir + "/rootfs", 0755);
+    if (!path_exists(dir + "/rootfs/pause")) write_file(dir + "/rootfs/pause", "", 0755);
+    SandboxParams sp{&pod.rec.spec, dir + "/rootfs", paths_.pause_binary, cgroup_path(name, kSandbox)};
+    atomic_write(dir + "/config.json", sandbox_config(sp).dump(), false, 0600);
+    std::string id = runtime_id(name, kSandbox);
+    MonitorSpawn ms{paths_.monitor_binary, paths_.runtime_root(), id, dir, dir + "/log.json",
+                    config_.container_logs.max_size, config_.container_logs.max_files, monitor_socket(name, kSandbox),
+                    dir + "/status.json", dir + "/monitor.log", false};
+    ::unlink(ms.status_path.c_str());
+    auto started = spawn_monitor(ms);
+    auto& s = pod.rec.sandbox;
+    s.state = State::running;
+    s.pid = started.pid;
+    s.monitor_pid = started.monitor_pid;
+    s.monitor_start_time = started.monitor_start_time;
+    s.started_at = started.started_at;
+    s.finished_at.clear();
+    s.exit_code.reset();
+    s.error.clear();
+    save(pod);
+    watch(name, kSandbox, started.monitor_pid, started.monitor_start_time);
+}
+
+void PodManager::start_container(Pod& pod, std::size_t index) {
+    const PodSpec& spec = pod.rec.spec;
+    const ContainerSpec& c = spec.containers[index];
+    ContainerStatus& status = pod.rec.containers[index];
+    std::string dir = paths_.pod(spec.name) + "/containers/" + c.name;
+    try {
+        ImageInfo image = images_(c.image);
+        mkdir_all(dir + "/upper", 0755);
+        mkdir_all(dir + "/work", 0700);
+        mkdir_all(dir + "/rootfs", 0755);
+        if (!is_mounted(dir + "/rootfs")) image::mount_rootfs(image.lower_dirs, dir + "/upper", dir + "/work", dir + "/rootfs");
+
+        ContainerParams cp;
+        cp.pod = &spec;
+        cp.container = &c;
+        cp.image = image.defaults;
+        cp.rootfs = dir + "/rootfs";
+        cp.sandbox_pid = pod.rec.sandbox.pid;
+        cp.cgroups_path = cgroup_path(spec.name, c.name);
+        for (const auto& v : spec.volumes) {
+            std::string host = v.kind == Volume::Kind::host ? v.host_path : paths_.pod(spec.name) + "/volumes/" + v.name;
+            if (v.kind == Volume::Kind::named) mkdir_all(host, 0755);
+            cp.volume_dirs.emplace_back(v.name, host);
+        }
+        atomic_write(dir + "/config.json", container_config(cp).dump(), false, 0600);
+        status.image_digest = image.digest;
+
+        std::string id = runtime_id(spec.name, c.name);
+        MonitorSpawn ms{paths_.monitor_binary, paths_.runtime_root(), id, dir, log_path(spec.name, c.name),
+                        config_.container_logs.max_size, config_.container_logs.max_files,
+                        monitor_socket(spec.name, c.name), dir + "/status.json", dir + "/monitor.log", c.stdin};
+        ::unlink(ms.status_path.c_str());
+        auto started = spawn_monitor(ms);
+        status.state = State::running;
+        status.pid = started.pid;
+        status.monitor_pid = started.monitor_pid;
+        status.monitor_start_time = started.monitor_start_time;
+        status.started_at = started.started_at;
+        status.finished_at.clear();
+        status.exit_code.reset();
+        status.error.clear();
+        save(pod);
+        events_.publish("container.started", spec.name, c.name, {{"pid", started.pid}});
+        watch(spec.name, c.name, started.monitor_pid, started.monitor_start_time);
+    } catch (const std::exception& e) {
+        status.state = State::failed;
+        status.error = e.what();
+        unmount(dir + "/rootfs");
+        throw Error(Errc::failed_precondition, "container " + c.name + ": " + e.what());
+    }
+}
+
+void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& container) {
+    if (!status.monitor_pid) return;
+    int wstatus;
+    ::waitpid(status.monitor_pid, &wstatus, WNOHANG);  // ours to reap unless adopted
+    std::string dir = container == kSandbox ? paths_.pod(pod.rec.spec.name) + "/sandbox"
+                                            : paths_.pod(pod.rec.spec.name) + "/containers/" + container;
+    auto text = read_file_if_exists(dir + "/status.json");
+    json st = text ? json::parse(*text, nullptr, false) : json();
+    bool requested = !pod.rec.want_running || status.state == State::stopping;
+    if (st.is_object()) {
+        status.exit_code = st.value("exit_code", 255);
+        status.finished_at = st.value("finished_at", rfc3339_now());
+        status.state = (*status.exit_code == 0 || requested) ? State::stopped : State::failed;
+    } else {
+        // The monitor died without a word (killed): make sure nothing of the container is left.
+        spawn_wait({paths_.runtime_binary, "--root", paths_.runtime_root(), "delete", "--force",
+                    runtime_id(pod.rec.spec.name, container)});
+        status.exit_code = 255;
+        status.finished_at = rfc3339_now();
+        status.state = State::failed;
+        status.error = "the container's monitor exited without recording a status";
+    }
+    ::unlink((dir + "/status.json").c_str());
+    ::unlink(monitor_socket(pod.rec.spec.name, container).c_str());
+    status.pid = 0;
+    status.monitor_pid = 0;
+    status.monitor_start_time = 0;
+    if (container != kSandbox)
+        events_.publish("container.exited", pod.rec.spec.name, container, {{"exitCode", *status.exit_code}});
+}
+
+void PodManager::stop_one(Pod& pod, ContainerStatus& status, const std::string& container, int signal, double grace) {
+    if (!status.monitor_pid) return;
+    Fd pidfd = open_process(status.monitor_pid, status.monitor_start_time);
+    if (pidfd) {
+        status.state = State::stopping;
+        try {
+            monitor_request(monitor_socket(pod.rec.spec.name, container), {{"op", "signal"}, {"signal", signal}});
+        } catch (const Error& e) {
+            log::warn("stopping " + container + ": " + e.what());
+        }
+        int ms = static_cast<int>(grace * 1000);
+        if (!wait_pidfd_exit(pidfd.get(), ms)) {
+            try {
+                monitor_request(monitor_socket(pod.rec.spec.name, container), {{"op", "signal"}, {"signal", SIGKILL}});
+            } catch (const Error& e) {
+                log::warn("killing " + container + ": " + e.what());
+            }
+            if (!wait_pidfd_exit(pidfd.get(), kKillWaitMs)) {
+                ::kill(status.monitor_pid, SIGKILL);
+                wait_pidfd_exit(pidfd.get(), kKillWaitMs);
+            }
+        }
+    }
+    collect(pod, status, container);
+}
+
+void PodManager::stop_locked(Pod& pod, double grace) {
+    pod.rec.want_running = false;
+    ++pod.generation;
+    pod.cv.notify_all();
+    const PodSpec& spec = pod.rec.spec;
+    // Signal every container first, then wait: the grace period runs once for the pod.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(grace * 1000));
+    for (std::size_t i = 0; i < pod.rec.containers.size(); ++i) {
+        auto& s = pod.rec.containers[i];
+        if (!s.monitor_pid) continue;
+        s.state = State::stopping;
+    }
+    save(pod);
+    std::vector<std::thread> stops;
+    for (std::size_t i = 0; i < pod.rec.containers.size(); ++i) {
+        auto& s = pod.rec.containers[i];
+        if (!s.monitor_pid) continue;
+        int sig = SIGTERM;
+        try {
+            sig = signal_number(images_(spec.containers[i].image).defaults.stop_signal, SIGTERM);
+        } catch (...) {
+        }
+        stops.emplace_back([this, &pod, &s, i, sig, deadline] {
+            double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+            stop_one(pod, s, pod.rec.spec.containers[i].name, sig, left > 0 ? left : 0);
+        });
+    }
+    for (auto& t : stops) t.join();
+    stop_one(pod, pod.rec.sandbox, kSandbox, SIGKILL, 0);
+    for (const auto& c : spec.containers) unmount(paths_.pod(spec.name) + "/containers/" + c.name + "/rootfs");
+    save(pod);
+}
+
+PodRecord PodManager::stop(const std::string& name, std::optional<double> timeout) {
+    auto pod = find(name);
+    // Mark it first, so that a restart waiting for its back-off gives up before we take the lock.
+    {
+        std::lock_guard lock(pod->mu);
+        if (pod->deleted) not_found("pod \"" + name + "\" not found");
+        stop_locked(*pod, timeout.value_or(pod->rec.spec.stop_grace_period));
+    }
+    events_.publish("pod.stopped", name);
+    return get(name);
+}
+
+void PodManager::remove(const std::string& name, bool force) {
+    auto pod = find(name);
+    std::lock_guard lock(pod->mu);
+    if (pod->deleted) not_found("pod \"" + name + "\" not found");
+    State st = pod->rec.state();
+    if (!force && (st == State::running || st == State::stopping || pod->rec.sandbox.monitor_pid))
+        precondition("pod \"" + name + "\" is " + std::string(state_name(st)) + ": stop it first, or force");
+    stop_locked(*pod, 0);
+    pod->deleted = true;
+    for (const auto& c : pod->rec.spec.containers) unmount(paths_.pod(name) + "/containers/" + c.name + "/rootfs");
+    remove_pod_cgroups(cgroup_path(name).substr(1));
+    remove_all(paths_.pod(name));
+    {
+        std::lock_guard l(mu_);
+        pods_.erase(name);
+    }
+    events_.publish("pod.deleted", name);
+}
+
+void PodManager::watch(const std::string& pod, const std::string& container, pid_t pid, std::uint64_t start_time) {
+    auto* w = new Watch{pod, container, pid, open_process(pid, start_time)};
+    if (!w->pidfd) {
+        // Already gone: handle it as an exit now.
+        delete w;
+        std::lock_guard lock(threads_mu_);
+        ++busy_threads_;
+        std::thread([this, pod, container, pid] { on_monitor_exit(pod, container, pid); }).detach();
+        return;
+    }
+    struct epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = w;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, w->pidfd.get(), &ev) < 0) {
+        log::error("watching monitor " + std::to_string(pid) + ": " + std::strerror(errno));
+        delete w;
+    }
+}
+
+void PodManager::watcher_loop() {
+    struct epoll_event evs[32];
+    while (!stopping_) {
+        int n = ::epoll_wait(epoll_fd_, evs, 32, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            log::error(std::string("epoll_wait: ") + std::strerror(errno));
+            return;
+        }
+        for (int i = 0; i < n; ++i) {
+            auto* w = static_cast<Watch*>(evs[i].data.ptr);
+            if (!w) continue;  // the wake-up eventfd
+            ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, w->pidfd.get(), nullptr);
+            if (!stopping_) {
+                std::lock_guard lock(threads_mu_);
+                ++busy_threads_;
+                std::thread([this, pod = w->pod, c = w->container, pid = w->pid] { on_monitor_exit(pod, c, pid); })
+                    .detach();
+            }
+            delete w;
+        }
+    }
+}
+
+void PodManager::on_monitor_exit(const std::string& name, const std::string& container, pid_t monitor_pid) {
+    struct Done {
+        PodManager* m;
+        ~Done() {
+            std::lock_guard lock(m->threads_mu_);
+            --m->busy_threads_;
+            m->threads_cv_.notify_all();
+        }
+    } done{this};
+    std::shared_ptr<Pod> pod;
+    try {
+        pod = find(name);
+    } catch (const Error&) {
+        return;
+    }
+    std::unique_lock lock(pod->mu);
+    if (pod->deleted || stopping_) return;
+    ContainerStatus* status = container == kSandbox ? &pod->rec.sandbox : nullptr;
+    std::size_t index = 0;
+    for (std::size_t i = 0; i < pod->rec.containers.size() && !status; ++i)
+        if (pod->rec.containers[i].name == container) status = &pod->rec.containers[index = i];
+    if (!status || status->monitor_pid != monitor_pid) return;  // already collected by a stop
+    collect(*pod, *status, container);
+    save(*pod);
+    if (!pod->rec.want_running) return;
+
+    if (container == kSandbox) {
+        // Without its sandbox a pod has no namespaces to run in: it stops, failed.
+        std::string error = "the pod's sandbox exited";
+        stop_locked(*pod, 0);
+        pod->rec.error = error;
+        save(*pod);
+        events_.publish("pod.failed", name, {}, {{"error", error}});
+        return;
+    }
+    const RestartPolicy& policy = pod->rec.spec.restart_policy;
+    bool restart = policy.kind == RestartPolicy::Kind::always ||
+                   (policy.kind == RestartPolicy::Kind::on_failure && status->exit_code.value_or(1) != 0 &&
+                    (policy.max_retries == 0 || status->restart_count < policy.max_retries));
+    if (!restart) {
+        // When the last container has ended for good the pod has run its course: its sandbox
+        // goes, and nothing waits for it any more (kiln run, logs --follow).
+        bool all_ended = std::none_of(pod->rec.containers.begin(), pod->rec.containers.end(),
+                                      [](const ContainerStatus& c) { return c.monitor_pid != 0; });
+        if (all_ended) {
+            stop_locked(*pod, 0);
+            events_.publish("pod.stopped", name);
+        }
+        return;
+    }
+    double backoff = std::min(policy.backoff_max, policy.backoff_initial * std::pow(2.0, std::min(status->restart_count, 30)));
+    std::uint64_t generation = pod->generation;
+    pod->cv.wait_for(lock, std::chrono::duration<double>(backoff),
+                     [&] { return stopping_ || pod->deleted || pod->generation != generation; });
+    if (stopping_ || pod->deleted || pod->generation != generation || !pod->rec.want_running) return;
+    int restarts = pod->rec.containers[index].restart_count + 1;
+    try {
+        start_container(*pod, index);
+        pod->rec.containers[index].restart_count = restarts;
+        save(*pod);
+        events_.publish("container.restarted", name, container, {{"restartCount", restarts}});
+    } catch (const std::exception& e) {
+        pod->rec.containers[index].restart_count = restarts;
+        save(*pod);
+        log::error("restarting " + name + "/" + container + ": " + e.what());
+    }
+}
+
+void PodManager::recover() {
+    DIR* d = ::opendir(paths_.pods().c_str());
+    if (!d) throw_sys("opendir", paths_.pods());
+    std::vector<std::string> names;
+    while (auto* e = ::readdir(d))
+        if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    ::closedir(d);
+    for (const auto& name : names) {
+        std::string dir = paths_.pod(name);
+        auto text = read_file_if_exists(dir + "/pod.json");
+        if (!text) {
+            // A create that died before its first record: nothing was acknowledged.
+            remove_all(dir);
+            continue;
+        }
+        auto pod = std::make_shared<Pod>();
+        try {
+            pod->rec = record_from_json(json::parse(*text));
+        } catch (const std::exception& e) {
+            log::error("pod record " + dir + "/pod.json: " + e.what() + " (skipped)");
+            continue;
+        }
+        pod->snapshot = pod->rec;
+        {
+            std::lock_guard lock(mu_);
+            pods_[name] = pod;
+        }
+        std::lock_guard lock(pod->mu);
+        auto adopt = [&](ContainerStatus& s) {
+            if (!s.monitor_pid) return;
+            watch(name, s.name, s.monitor_pid, s.monitor_start_time);
+        };
+        adopt(pod->rec.sandbox);
+        for (auto& c : pod->rec.containers) adopt(c);
+    }
+}
+
+void PodManager::shutdown(bool stop_pods) {
+    if (stop_pods) {
+        for (const auto& r : list()) {
+            try {
+                stop(r.spec.name, std::nullopt);
+            } catch (const std::exception& e) {
+                log::error("stopping pod " + r.spec.name + ": " + e.what());
+            }
+        }
+    }
+    stopping_ = true;
+    {
+        std::lock_guard lock(mu_);
+        for (auto& [_, p] : pods_) p->cv.notify_all();
+    }
+    std::uint64_t one = 1;
+    ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+    (void)ignored;
+    if (watcher_.joinable()) watcher_.join();
+    {
+        std::unique_lock lock(threads_mu_);
+        threads_cv_.wait_for(lock, std::chrono::seconds(30), [&] { return busy_threads_ == 0; });
+    }
+    // The cgroup parent goes too when no pod is left in it (rmdir fails harmlessly otherwise).
+    // Not per pod: another pod may be creating its cgroup under the parent at that moment.
+    for (const auto& m : read_mountinfo("/proc/self/mountinfo"))
+        if (m.fstype == "cgroup" || m.fstype == "cgroup2") ::rmdir((m.mount_point + "/" + config_.cgroup_parent).c_str());
+}
+
+}  // namespace kiln::daemon

@@ -1,0 +1,145 @@
+// Pods: their records on disk, their sandboxes and containers (each run by a kiln-monitor),
+// restart policies, stop and delete, and adoption of running pods when kilnd starts again.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/daemon/bundle.hpp"
+#include "core/daemon/config.hpp"
+#include "core/daemon/events.hpp"
+#include "core/daemon/pod_spec.hpp"
+
+namespace kiln::daemon {
+
+// Where kilnd keeps things; every path derives from the config, so instances run side by side.
+struct Paths {
+    std::string state_dir, run_dir;
+    std::string monitor_binary, pause_binary, runtime_binary;
+
+    std::string pods() const { return state_dir + "/pods"; }
+    std::string pod(const std::string& name) const { return pods() + "/" + name; }
+    std::string runtime_root() const { return run_dir + "/runtime"; }
+    std::string monitors() const { return run_dir + "/monitors"; }
+};
+
+enum class State { created, running, stopping, stopped, failed };
+std::string_view state_name(State s);
+State state_from_name(const std::string& s);
+
+struct ContainerStatus {
+    std::string name;
+    State state = State::created;
+    pid_t pid = 0;
+    pid_t monitor_pid = 0;
+    std::uint64_t monitor_start_time = 0;
+    std::string started_at, finished_at;
+    std::optional<int> exit_code;
+    int restart_count = 0;
+    std::string error;
+    std::string image_digest;
+};
+
+struct PodRecord {
+    PodSpec spec;
+    std::string created_at;
+    bool want_running = false;  // what the user asked for; restarts follow it
+    bool system = false;        // a plugin's pod
+    std::string error;
+    ContainerStatus sandbox;
+    std::vector<ContainerStatus> containers;
+
+    State state() const;  // rolled up
+};
+
+nlohmann::json to_json(const ContainerStatus& s);
+nlohmann::json to_json(const PodRecord& r);
+PodRecord record_from_json(const nlohmann::json& j);
+
+// How the manager reaches images; kilnd passes the image store.
+struct ImageInfo {
+    std::string digest;
+    ImageDefaults defaults;
+    std::vector<std::string> lower_dirs;  // topmost first
+};
+using ImageResolver = std::function<ImageInfo(const std::string& ref)>;
+
+class PodManager {
+public:
+    PodManager(Config config, Paths paths, EventBus& events, ImageResolver images);
+    ~PodManager();
+
+    // Reads every record, adopts running monitors, and collects what ended while kilnd was away.
+    void recover();
+
+    PodRecord create(const PodSpec& spec, bool start);
+    PodRecord start(const std::string& name);
+    // SIGTERM (or the image's StopSignal), SIGKILL after the grace period (or `timeout`).
+    PodRecord stop(const std::string& name, std::optional<double> timeout);
+    // A pod that is not stopped needs `force` (it is stopped first, without grace).
+    void remove(const std::string& name, bool force);
+    std::vector<PodRecord> list() const;
+    PodRecord get(const std::string& name) const;
+
+    // For logs, exec, attach and stats.
+    std::string log_path(const std::string& pod, const std::string& container) const;
+    std::string runtime_id(const std::string& pod, const std::string& container) const;
+    std::string monitor_socket(const std::string& pod, const std::string& container) const;
+    std::string cgroup_path(const std::string& pod, const std::string& container = {}) const;
+    // The container's status, or not_found naming the pod or the container.
+    ContainerStatus container(const std::string& pod, const std::string& container) const;
+
+    // kilnd is stopping: with `stop_pods`, every pod is stopped; else the monitors run on.
+    void shutdown(bool stop_pods);
+    const Paths& paths() const { return paths_; }
+    const Config& config() const { return config_; }
+
+private:
+    struct Pod;
+    std::shared_ptr<Pod> find(const std::string& name) const;
+    void save(const Pod& pod) const;
+    void start_locked(Pod& pod);
+    void start_sandbox(Pod& pod);
+    void start_container(Pod& pod, std::size_t index);
+    void stop_locked(Pod& pod, double grace);
+    void stop_one(Pod& pod, ContainerStatus& status, const std::string& id, int signal, double grace);
+    void collect(Pod& pod, ContainerStatus& status, const std::string& id);
+    void teardown_container(Pod& pod, const std::string& container);
+    void watch(const std::string& pod, const std::string& container, pid_t monitor_pid, std::uint64_t start_time);
+    void on_monitor_exit(const std::string& pod, const std::string& container, pid_t monitor_pid);
+    void watcher_loop();
+
+    Config config_;
+    Paths paths_;
+    EventBus& events_;
+    ImageResolver images_;
+
+    mutable std::mutex mu_;  // guards pods_ (the map), not the pods
+    std::map<std::string, std::shared_ptr<Pod>> pods_;
+
+    struct Watch;
+    std::mutex watch_mu_;
+    std::vector<Watch*> pending_watches_;
+    int epoll_fd_ = -1;
+    int wake_fd_ = -1;
+    std::atomic<bool> stopping_{false};
+    std::thread watcher_;
+    std::mutex threads_mu_;
+    std::condition_variable threads_cv_;
+    int busy_threads_ = 0;
+};
+
+}  // namespace kiln::daemon

@@ -1,0 +1,71 @@
+// What kilnd's integration tests share: a kilnd of their own (temp socket, state dir, run dir and
+// cgroup parent), a client to it, the busybox image imported, and the check that a deleted pod
+// left nothing behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "api/client/client.hpp"
+#include "tests/integration/harness.hpp"
+
+namespace kiln::testing {
+
+// The busybox OCI layout built by scripts/build-busybox-image.sh, once per run.
+const std::string& busybox_layout();
+
+class Kilnd {
+public:
+    // Starts kilnd with every path under a fresh temp dir; `config_yaml` is written as its config.
+    explicit Kilnd(const std::string& config_yaml = "");
+    ~Kilnd();  // deletes every pod, stops kilnd, checks nothing is left
+
+    api::Client& client() { return *client_; }
+    const std::string& socket() const { return socket_; }
+    const std::string& dir() const { return tmp_.path(); }
+    const std::string& cgroup_parent() const { return cgroup_parent_; }
+    pid_t pid() const { return pid_; }
+
+    void start();
+    // SIGTERM and wait.
+    void stop();
+    // SIGKILL, as a crash: monitors and containers keep running.
+    void crash();
+    // Imports busybox as `tag`.
+    void import_busybox(const std::string& tag = "busybox");
+    // kiln (the CLI) against this daemon.
+    Result cli(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 60);
+    // Polls GET /v1/pods/NAME until `pred` holds (at most `timeout_s`); returns the last record.
+    nlohmann::json wait_pod(const std::string& name, const std::function<bool(const nlohmann::json&)>& pred,
+                            int timeout_s = 30);
+    // The container's log text (non-follow).
+    std::string logs(const std::string& pod, const std::string& container);
+
+private:
+    TempDir tmp_;
+    std::string socket_, cgroup_parent_, config_path_;
+    pid_t pid_ = 0;
+    std::unique_ptr<api::Client> client_;
+};
+
+// A pod of one container running `args` from image busybox.
+nlohmann::json simple_pod(const std::string& name, const std::vector<std::string>& args);
+
+// No mount below `dir`, no cgroup `cgroup` (a path relative to the hierarchies' roots) in any
+// hierarchy, no process whose cgroup names it, no monitor of `dir`.
+void expect_nothing_left(const std::string& dir, const std::string& cgroup);
+
+}  // namespace kiln::testing
