@@ -98,8 +98,8 @@ void read_api(const json& value, const std::string& path, const SourceMap& sourc
 
 void read_config(const json& value, const SourceMap& source, Config& c) {
     ObjectReader r(value, "",
-                   {"stateDir", "runDir", "cgroupParent", "stopPodsOnExit", "api", "log", "containerLogs", "pods",
-                    "networks", "plugins"});
+                   {"stateDir", "runDir", "cgroupParent", "stopPodsOnExit", "api", "log", "containerLogs", "images",
+                    "pods", "networks", "plugins"});
     if (auto* v = r.get("stateDir")) c.state_dir = read_absolute_path(*v, r.path("stateDir"));
     if (auto* v = r.get("runDir")) c.run_dir = read_absolute_path(*v, r.path("runDir"));
     if (auto* v = r.get("cgroupParent")) {
@@ -122,6 +122,19 @@ void read_config(const json& value, const SourceMap& source, Config& c) {
         }
         if (auto* x = l.get("maxFiles"))
             c.container_logs.max_files = static_cast<int>(read_int(*x, l.path("maxFiles"), 1, INT32_MAX));
+    }
+    if (auto* v = r.get("images")) {
+        if (!v->is_array()) wrong_type(*v, r.path("images"), "an array of {path, tag}");
+        for (std::size_t i = 0; i < v->size(); ++i) {
+            std::string item = index_path(r.path("images"), i);
+            ObjectReader ir((*v)[i], item, {"path", "tag"});
+            ImageSource src;
+            if (auto* x = ir.get("path")) src.path = read_absolute_path(*x, ir.path("path"));
+            else fail(ir.path("path"), "is required");
+            if (auto* x = ir.get("tag")) src.tag = read_non_empty_string(*x, ir.path("tag"));
+            else fail(ir.path("tag"), "is required");
+            c.images.push_back(std::move(src));
+        }
     }
     if (auto* v = r.get("pods")) {
         if (!v->is_array()) wrong_type(*v, r.path("pods"), "an array of pods");

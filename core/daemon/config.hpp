@@ -39,6 +39,13 @@ struct ContainerLogConfig {
     bool operator==(const ContainerLogConfig&) const = default;
 };
 
+// An image an appliance needs, imported at start when no image has its tag yet.
+struct ImageSource {
+    std::string path;  // an OCI layout directory or oci-archive on the host
+    std::string tag;
+    bool operator==(const ImageSource&) const = default;
+};
+
 struct Config {
     std::string state_dir = "/var/lib/kiln";
     std::string run_dir = "/run/kiln";
@@ -47,6 +54,7 @@ struct Config {
     ApiConfig api;
     LogConfig log;
     ContainerLogConfig container_logs;
+    std::vector<ImageSource> images;  // imported before the pods start
     std::vector<PodSpec> pods;       // appliance mode: started at boot, reconciled on SIGHUP
     nlohmann::json networks = nlohmann::json::array();  // accepted now; the plugins give meaning
     nlohmann::json plugins = nlohmann::json::object();

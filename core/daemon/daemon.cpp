@@ -58,7 +58,25 @@ std::vector<std::string> Daemon::pods_using(const std::string& digest) {
 
 void Daemon::start() {
     pods_->recover();
+    import_images(config_.images);
     apply_appliance(config_.pods, {});
+}
+
+void Daemon::import_images(const std::vector<ImageSource>& images) {
+    for (const auto& src : images) {
+        try {
+            images_->get(src.tag);
+            continue;  // already there: an appliance's image is imported once
+        } catch (const Error& e) {
+            if (e.code() != Errc::not_found) throw;
+        }
+        try {
+            auto img = images_->import(src.path, src.tag);
+            log::info("imported image " + img.name + " from " + src.path);
+        } catch (const std::exception& e) {
+            log::error("importing " + src.path + " as " + src.tag + ": " + e.what());
+        }
+    }
 }
 
 void Daemon::apply_appliance(const std::vector<PodSpec>& pods, const std::vector<PodSpec>& previous) {
@@ -109,6 +127,8 @@ void Daemon::reload(const Config& next) {
     if (differs(config_, next)) log::warn("reload: paths and the socket change only when kilnd restarts");
     std::vector<PodSpec> previous = config_.pods;
     config_.pods = next.pods;
+    config_.images = next.images;
+    import_images(config_.images);
     config_.stop_pods_on_exit = next.stop_pods_on_exit;
     apply_appliance(config_.pods, previous);
 }

@@ -37,6 +37,7 @@ public:
     std::vector<std::string> pods_using(const std::string& digest);
 
 private:
+    void import_images(const std::vector<ImageSource>& images);
     void apply_appliance(const std::vector<PodSpec>& pods, const std::vector<PodSpec>& previous);
 
     Config config_;

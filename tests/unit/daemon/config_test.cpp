@@ -251,6 +251,19 @@ TEST(Config, ContainerLogs) {
     EXPECT_TRUE(error_of("containerLogs:\n  maxSize: 10 MB\n").starts_with(R"(/etc/kiln/kiln.yaml:2: containerLogs.maxSize: "10 MB" is not a size)"));
 }
 
+TEST(Config, ImagesToImport) {
+    auto c = parse("images:\n  - {path: /srv/app.oci.tar, tag: app:1}\n  - path: /srv/layout\n    tag: base\n");
+    ASSERT_EQ(c.images.size(), 2u);
+    EXPECT_EQ(c.images[0].path, "/srv/app.oci.tar");
+    EXPECT_EQ(c.images[0].tag, "app:1");
+    EXPECT_EQ(c.images[1].path, "/srv/layout");
+    EXPECT_EQ(c.images[1].tag, "base");
+    EXPECT_TRUE(error_of("images:\n  - {path: rel, tag: x}\n").starts_with("/etc/kiln/kiln.yaml:2: images[0].path:"));
+    EXPECT_TRUE(error_of("images:\n  - {path: /a}\n").starts_with("/etc/kiln/kiln.yaml:2: images[0].tag: is required"));
+    EXPECT_TRUE(error_of("images:\n  - {path: /a, tag: x, sha: y}\n").find("sha") != std::string::npos);
+    EXPECT_TRUE(error_of("images: {path: /a}\n").starts_with("/etc/kiln/kiln.yaml:1: images:"));
+}
+
 TEST(Config, EmptySectionsKeepTheirDefaults) {
     Config defaults;
     defaults.source = source;
