@@ -32,15 +32,12 @@ void LogWriter::write(std::string_view stream, std::string_view data) {
     Pending& p = stream == "stderr" ? err_ : out_;
     while (!data.empty()) {
         auto nl = data.find('\n');
-        if (nl == std::string_view::npos) {
-            p.text.append(data);
-            if (p.text.size() >= kMaxPending) {
-                entry(stream, p.text, true);
-                p.text.clear();
-            }
-            return;
+        p.text.append(data.substr(0, nl == std::string_view::npos ? data.size() : nl));
+        while (p.text.size() >= kMaxPending) {
+            entry(stream, std::string_view(p.text).substr(0, kMaxPending), true);
+            p.text.erase(0, kMaxPending);
         }
-        p.text.append(data.substr(0, nl));
+        if (nl == std::string_view::npos) return;
         entry(stream, p.text, false);
         p.text.clear();
         data.remove_prefix(nl + 1);
