@@ -48,3 +48,24 @@ TEST(Adoption, SigtermLeavesPodsRunning) {
 
 }  // namespace
 }  // namespace kiln::testing
+
+namespace kiln::testing {
+namespace {
+
+TEST(Adoption, StopPodsOnExitStopsThemWithKilnd) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k("stopPodsOnExit: true\n");
+    k.import_busybox();
+    auto spec = simple_pod("bye", {"sleep", "1000"});
+    spec["stopGracePeriod"] = 0.2;  // sleep as pid 1 ignores SIGTERM: no need to wait 10 s for SIGKILL
+    auto pod = k.client().call("POST", "/v1/pods", spec);
+    int pid = pod["containers"][0]["pid"];
+    k.stop();
+    EXPECT_NE(::kill(pid, 0), 0) << "the pod stopped with kilnd";
+    k.start();
+    auto again = k.client().call("GET", "/v1/pods/bye");
+    EXPECT_EQ(again["state"], "stopped") << "and is still known, stopped";
+}
+
+}  // namespace
+}  // namespace kiln::testing
