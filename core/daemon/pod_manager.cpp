@@ -651,6 +651,19 @@ void PodManager::on_monitor_exit(const std::string& name, const std::string& con
         pod->rec.error = error;
         save(*pod);
         events_.publish("pod.failed", name, {}, {{"error", error}});
+        if (pod->rec.spec.restart_policy.kind != RestartPolicy::Kind::always) return;
+        // An always-restarting pod comes back whole (after a reboot, for one), unless a stop
+        // or a delete comes first.
+        std::uint64_t generation = pod->generation;
+        pod->cv.wait_for(lock, std::chrono::duration<double>(pod->rec.spec.restart_policy.backoff_initial),
+                         [&] { return stopping_ || pod->deleted || pod->generation != generation; });
+        if (stopping_ || pod->deleted || pod->generation != generation) return;
+        try {
+            start_locked(*pod);
+            events_.publish("pod.restarted", name);
+        } catch (const std::exception& e) {
+            log::error("restarting pod " + name + ": " + e.what());
+        }
         return;
     }
     const RestartPolicy& policy = pod->rec.spec.restart_policy;
@@ -715,7 +728,23 @@ void PodManager::recover() {
         }
         std::lock_guard lock(pod->mu);
         auto adopt = [&](ContainerStatus& s) {
-            if (!s.monitor_pid) return;
+            if (!s.monitor_pid) {
+                // kilnd died between spawning a monitor and recording it: the monitor answers on
+                // its socket and is adopted all the same.
+                try {
+                    auto st = monitor_request(monitor_socket(name, s.name), {{"op", "state"}}, 1000);
+                    if (!st.value("running", false)) return;
+                    s.monitor_pid = st.value("monitor_pid", 0);
+                    s.pid = st.value("pid", 0);
+                    s.started_at = st.value("started_at", "");
+                    if (auto ps = read_proc_stat(s.monitor_pid)) s.monitor_start_time = ps->start_time;
+                    s.state = State::running;
+                    log::info("adopted the unrecorded monitor of " + name + "/" + s.name);
+                    save(*pod);
+                } catch (const Error&) {
+                    return;
+                }
+            }
             watch(name, s.name, s.monitor_pid, s.monitor_start_time);
         };
         adopt(pod->rec.sandbox);

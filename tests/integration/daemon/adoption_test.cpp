@@ -69,3 +69,32 @@ TEST(Adoption, StopPodsOnExitStopsThemWithKilnd) {
 
 }  // namespace
 }  // namespace kiln::testing
+
+namespace kiln::testing {
+namespace {
+
+// kilnd killed after spawning a monitor but before recording it: the record has no monitor, the
+// monitor runs; the next kilnd finds it by its socket.
+TEST(Adoption, AnUnrecordedMonitorIsFoundByItsSocket) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    auto pod = k.client().call("POST", "/v1/pods", simple_pod("lost", {"sleep", "1000"}));
+    int pid = pod["containers"][0]["pid"];
+    k.crash();
+    std::string record = k.dir() + "/state/pods/lost/pod.json";
+    auto j = nlohmann::json::parse(std::ifstream(record));
+    j["containers"][0].erase("monitorPid");
+    j["containers"][0].erase("pid");
+    j["containers"][0]["state"] = "created";
+    std::ofstream(record) << j.dump();
+    k.start();
+    auto again = k.client().call("GET", "/v1/pods/lost");
+    EXPECT_EQ(again["containers"][0]["state"], "running");
+    EXPECT_EQ(again["containers"][0]["pid"], pid);
+    EXPECT_EQ(k.client().call("POST", "/v1/pods/lost/stop?timeout=0.2")["containers"][0]["exitCode"], 137);
+    EXPECT_NE(::kill(pid, 0), 0);
+}
+
+}  // namespace
+}  // namespace kiln::testing

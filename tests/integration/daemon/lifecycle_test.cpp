@@ -67,3 +67,24 @@ TEST(PodLifecycle, CreateWithoutStartThenStart) {
 
 }  // namespace
 }  // namespace kiln::testing
+
+namespace kiln::testing {
+namespace {
+
+TEST(PodLifecycle, GracefulStopLetsTheContainerExitOnItsOwn) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    k.client().call("POST", "/v1/pods",
+                    simple_pod("polite", {"sh", "-c", "trap 'echo bye; exit 0' TERM; echo up; while true; do sleep 0.1; done"}));
+    k.wait_pod("polite", [&](const nlohmann::json&) { return k.logs("polite", "main") == "up\n"; });
+    auto stopped = k.client().call("POST", "/v1/pods/polite/stop?timeout=30");
+    EXPECT_EQ(stopped["containers"][0]["exitCode"], 0) << "SIGTERM handled: no SIGKILL";
+    EXPECT_EQ(stopped["state"], "stopped");
+    EXPECT_EQ(k.logs("polite", "main"), "up\nbye\n");
+    // And it starts again.
+    EXPECT_EQ(k.client().call("POST", "/v1/pods/polite/start")["state"], "running");
+}
+
+}  // namespace
+}  // namespace kiln::testing

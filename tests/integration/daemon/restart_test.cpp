@@ -55,3 +55,37 @@ TEST(RestartPolicy, AlwaysRestartsUntilStopped) {
 
 }  // namespace
 }  // namespace kiln::testing
+
+namespace kiln::testing {
+namespace {
+
+TEST(RestartPolicy, AlwaysBringsAPodBackWhenItsSandboxDies) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    json pod = simple_pod("phoenix", {"sleep", "1000"});
+    pod["restartPolicy"] = {{"policy", "always"}, {"backoff", {{"initial", 0.05}, {"max", 0.05}}}};
+    auto created = k.client().call("POST", "/v1/pods", pod);
+    int sandbox = created["sandbox"]["pid"];
+    int first = created["containers"][0]["pid"];
+    ASSERT_EQ(::kill(sandbox, SIGKILL), 0);
+    auto back = k.wait_pod("phoenix", [&](const json& p) {
+        return p["state"] == "running" && p["sandbox"].value("pid", 0) != sandbox && p["containers"][0].value("pid", 0) != first;
+    });
+    EXPECT_EQ(back["state"], "running");
+    EXPECT_NE(::kill(first, 0), 0) << "the old container went with its sandbox";
+}
+
+TEST(RestartPolicy, NeverFailsThePodWhenItsSandboxDies) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    auto created = k.client().call("POST", "/v1/pods", simple_pod("once", {"sleep", "1000"}));
+    int sandbox = created["sandbox"]["pid"];
+    ASSERT_EQ(::kill(sandbox, SIGKILL), 0);
+    auto p = k.wait_pod("once", [](const json& p) { return p["state"] == "failed"; });
+    EXPECT_NE(p.value("error", "").find("sandbox"), std::string::npos) << p.dump();
+}
+
+}  // namespace
+}  // namespace kiln::testing
