@@ -45,7 +45,8 @@ struct ClientResult {
 // framework's own codes, from the status), the message from its "message".
 Error error_of(const ClientResult& result);
 
-// One WebSocket (exec, attach) on a connection of its own.
+// One WebSocket (exec, attach) on a connection of its own, served by a thread of its own:
+// one thread may receive while others send.
 class WebSocketClient {
 public:
     struct Message {
@@ -56,14 +57,14 @@ public:
     WebSocketClient(const WebSocketClient&) = delete;
     WebSocketClient& operator=(const WebSocketClient&) = delete;
 
-    // False once the connection is closed.
+    // Returns once the frame is written; false once the connection is closed (or when the
+    // write took longer than the client's timeout, which drops the connection).
     bool send_binary(std::string_view data);
     bool send_text(std::string_view data);
     // The next message; nullopt when none came within `timeout`, or when the connection is
-    // closed (closed() tells which, close_code() and close_reason() say how). The server's
-    // keep-alive pings are answered only while receive() waits: a caller that mostly sends
-    // should still receive() at least every half of the server's idle timeout.
+    // closed (closed() tells which, close_code() and close_reason() say how).
     std::optional<Message> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
+    // The connection is closed and every message that came before has been received.
     bool closed() const;
     // Sends a normal close and waits (within the client's timeout) for the server's.
     void close();

@@ -52,7 +52,8 @@ std::optional<WebSocket::Message> Channel::receive(std::chrono::milliseconds tim
 
 bool Channel::closed() const {
     std::lock_guard lock(mutex_);
-    return closed_ || ended_;
+    // Messages that came before the close are still to be received.
+    return ended_ || (closed_ && inbox_.empty());
 }
 
 void Channel::on_close(std::function<void()> callback) {

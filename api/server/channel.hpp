@@ -34,7 +34,9 @@ public:
     bool send(Item::Kind kind, std::string_view data);  // blocks while full; false once closed
     void end(std::exception_ptr error);                 // the handler is done; never blocks
     std::optional<WebSocket::Message> receive(std::chrono::milliseconds timeout);
-    bool closed() const;   // the connection is gone, or the handler has ended or closed it
+    // The handler has ended or closed it, or the connection is gone and every message
+    // received before has been taken.
+    bool closed() const;
     void on_close(std::function<void()> callback);
 
     // Session side.

@@ -40,6 +40,8 @@ public:
     // The next message; nullopt when none came within `timeout` or when the connection is closed
     // and every message received before has been returned (closed() tells which).
     virtual std::optional<Message> receive(std::chrono::milliseconds timeout) = 0;
+    // The handler closed it, or the client is gone and every message it sent before has been
+    // received: a loop `while (!ws.closed())` loses nothing.
     virtual bool closed() const = 0;
     // Sends a close frame after what is queued (1000 normal closure); the handler returning does
     // the same, and a handler that throws closes with 1011 and the exception's message.

@@ -439,6 +439,52 @@ TEST_F(ServerTest, WebSocketClosedByTheClientAndFailures) {
     EXPECT_EQ(c.request("GET", "/v1/pods/web/attach").status, 426);
 }
 
+TEST_F(ServerTest, WebSocketClientSendsFromOneThreadWhileAnotherReceives) {
+    router->add_websocket("/v1/echo", [](const Request&, WebSocket& ws) {
+        while (!ws.closed())
+            if (auto message = ws.receive(20ms)) ws.send_binary(message->data);
+    });
+    start();
+    Client c = client();
+    auto ws = c.websocket("/v1/echo");
+    constexpr int count = 200;
+    std::thread sender([&] {
+        for (int i = 0; i < count; ++i) ASSERT_TRUE(ws->send_binary("frame " + std::to_string(i)));
+    });
+    for (int i = 0; i < count; ++i) {
+        auto message = ws->receive(upper_bound);
+        ASSERT_TRUE(message) << i;
+        EXPECT_EQ(message->data, "frame " + std::to_string(i));
+    }
+    sender.join();
+    ws->close();
+    EXPECT_TRUE(ws->closed());
+}
+
+TEST_F(ServerTest, MessagesSentBeforeACloseAllReachTheHandler) {
+    std::mutex got_mutex;
+    std::vector<std::string> got;
+    std::atomic<bool> done{false};
+    router->add_websocket("/v1/attach", [&](const Request&, WebSocket& ws) {
+        while (!ws.closed()) {
+            if (auto message = ws.receive(20ms)) {
+                std::lock_guard lock(got_mutex);
+                got.push_back(message->data);
+            }
+        }
+        done = true;
+    });
+    start();
+    Client c = client();
+    auto ws = c.websocket("/v1/attach");
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(ws->send_text(std::to_string(i)));
+    ws->close();
+    ASSERT_TRUE(eventually([&] { return done.load(); }));
+    std::lock_guard lock(got_mutex);
+    ASSERT_EQ(got.size(), 50u);
+    EXPECT_EQ(got.back(), "49");
+}
+
 TEST_F(ServerTest, SocketFileModeAndGroup) {
     ServerOptions o = options();
     o.mode = 0600;
@@ -544,10 +590,11 @@ TEST_F(ServerTest, StopEndsStreamsAndWebSocketsAndLeavesNoThread) {
 
     server->stop();
     EXPECT_EQ(handlers_running.load(), 0);
-    EXPECT_EQ(testing::thread_count(), threads_before);
     EXPECT_FALSE(std::filesystem::exists(socket));
     EXPECT_FALSE(ws->receive(upper_bound));
     EXPECT_TRUE(ws->closed());
+    ws.reset();  // the client's own thread
+    EXPECT_EQ(testing::thread_count(), threads_before);
     EXPECT_THROW(c.call("GET", "/v1/events"), ConnectionError);
     server->stop();  // idempotent
 }
