@@ -131,6 +131,9 @@ void add_exec(CLI::App& app, Context& ctx) {
             return;
         }
         req["tty"] = a->tty;
+        struct winsize size{};
+        if (a->tty && ::isatty(0) && ::ioctl(0, TIOCGWINSZ, &size) == 0 && size.ws_row && size.ws_col)
+            req["consoleSize"] = {{"rows", size.ws_row}, {"cols", size.ws_col}};
         auto ws = ctx.client().websocket(target);
         ws->send_text(req.dump());
         ctx.exit_code = interactive(*ws, a->tty, a->interactive);

@@ -495,12 +495,13 @@ void PodManager::stop_one(Pod& pod, ContainerStatus& status, const std::string& 
         } catch (const Error& e) {
             log::warn("stopping " + container + ": " + e.what());
         }
-        int ms = static_cast<int>(grace * 1000);
+        int ms = signal == SIGKILL ? kKillWaitMs : static_cast<int>(grace * 1000);
         if (!wait_pidfd_exit(pidfd.get(), ms)) {
             try {
                 monitor_request(monitor_socket(pod.rec.spec.name, container), {{"op", "signal"}, {"signal", SIGKILL}});
             } catch (const Error& e) {
-                log::warn("killing " + container + ": " + e.what());
+                // A monitor that exits as we ask has answered in its own way.
+                if (!wait_pidfd_exit(pidfd.get(), 0)) log::warn("killing " + container + ": " + e.what());
             }
             if (!wait_pidfd_exit(pidfd.get(), kKillWaitMs)) {
                 ::kill(status.monitor_pid, SIGKILL);

@@ -350,9 +350,10 @@ void Loop::finish() {
         log::error(std::string("writing the exit status: ") + e.what());
     }
     // Attached clients get the exit frame; give them a moment to read it.
+    // Replies still queued (a signal's answer) go out too.
     for (auto& c : clients_) {
-        if (!c.attached || !c.fd) continue;
-        send(c, FrameKind::exit, status.dump());
+        if (!c.fd) continue;
+        if (c.attached) send(c, FrameKind::exit, status.dump());
         set_nonblock(c.fd.get());
         for (int tries = 0; tries < 50 && !c.out.empty() && c.fd; ++tries) {
             flush_client(c);

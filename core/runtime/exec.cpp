@@ -1,5 +1,6 @@
 // kiln-runtime exec: a new process in a running container, from --process FILE or from the
 // command line on top of the container's own process settings.
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -105,6 +106,11 @@ void add_exec(CLI::App& app, Globals& g) {
         Fd ours, theirs;
         if (opts.process.terminal && opts.console_socket.empty()) {
             if (a->detach) invalid("exec: a detached process with a terminal needs --console-socket");
+            // Our terminal's size from the start: a program that asks at once (stty size, a
+            // full-screen editor) must not see 0x0 before the first resize arrives.
+            struct winsize ws{};
+            if (!opts.process.console_size && ::isatty(0) && ::ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+                opts.process.console_size = oci::ConsoleSize{ws.ws_row, ws.ws_col};
             ConsolePair pair = make_console_pair();
             ours.reset(pair.ours);
             theirs.reset(pair.theirs);

@@ -194,6 +194,7 @@ struct ExecRequest {
     std::string working_dir, user;
     bool tty = false;
     std::string input;
+    unsigned rows = 0, cols = 0;  // the terminal's size from the start
 };
 
 ExecRequest parse_exec(const json& j) {
@@ -223,6 +224,12 @@ ExecRequest parse_exec(const json& j) {
         } else if (k == "tty") {
             if (!v.is_boolean()) invalid("tty: must be a boolean");
             e.tty = v.get<bool>();
+        } else if (k == "consoleSize") {
+            if (!v.is_object() || !v.contains("rows") || !v.contains("cols") || !v["rows"].is_number_unsigned() ||
+                !v["cols"].is_number_unsigned() || v.size() != 2)
+                invalid("consoleSize: must be {\"rows\": N, \"cols\": N}");
+            e.rows = v["rows"].get<unsigned>();
+            e.cols = v["cols"].get<unsigned>();
         } else if (k == "stdin") {
             if (!v.is_string()) invalid("stdin: must be a string");
             e.input = v.get<std::string>();
@@ -241,6 +248,7 @@ std::string write_process_file(daemon::Daemon& d, const Target& t, const ExecReq
     json p = config.at("process");
     p["args"] = e.command;
     p["terminal"] = e.tty;
+    if (e.tty && e.rows && e.cols) p["consoleSize"] = {{"height", e.rows}, {"width", e.cols}};
     for (const auto& kv : e.env) {
         std::string key = kv.substr(0, kv.find('='));
         json env = json::array();
