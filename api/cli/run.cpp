@@ -7,6 +7,7 @@
 
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include "api/cli/cli.hpp"
 #include "core/sys/error.hpp"
@@ -105,10 +106,35 @@ void add_run(CLI::App& app, Context& ctx) {
             return;
         }
         std::string base = "/v1/pods/" + escape(name);
+        // --rm holds on every way out, an error included.
+        struct Remove {
+            Context& ctx;
+            std::string target;
+            ~Remove() {
+                if (target.empty()) return;
+                try {
+                    ctx.client().request("DELETE", target);
+                } catch (...) {
+                }
+            }
+        } remove{ctx, a->rm ? base + "?force=true" : ""};
         if (a->tty || a->interactive) {
-            auto ws = ctx.client().websocket(base + "/containers/" + escape(name) + "/attach?stdin=" +
-                                             (a->interactive ? "true" : "false"));
-            ctx.exit_code = interactive(*ws, a->tty && ::isatty(0), a->interactive);
+            try {
+                // logs=true: the output from before the attach comes first.
+                auto ws = ctx.client().websocket(base + "/containers/" + escape(name) + "/attach?logs=true&stdin=" +
+                                                 (a->interactive ? "true" : "false"));
+                ctx.exit_code = interactive(*ws, a->tty && ::isatty(0), a->interactive);
+            } catch (const Error&) {
+                // A container that ended before the attach: its output is all in the log. kilnd
+                // may not have collected its end yet: give it a moment.
+                bool ended = false;
+                for (int i = 0; i < 100 && !ended; ++i) {
+                    ended = ctx.client().call("GET", base)["containers"][0].value("state", "") != "running";
+                    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                }
+                if (!ended) throw;
+                stream_logs(ctx, name, name, false, "", false, "");
+            }
         } else {
             stream_logs(ctx, name, name, true, "", false, "");
         }
@@ -116,7 +142,6 @@ void add_run(CLI::App& app, Context& ctx) {
         // The pod's container has exited (or attach ended): its code is ours.
         const auto& c = rec["containers"][0];
         if (c.contains("exitCode") && c.value("state", "") != "running") ctx.exit_code = c["exitCode"].get<int>();
-        if (a->rm) ctx.client().call("DELETE", base + "?force=true");
     });
 }
 

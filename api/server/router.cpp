@@ -75,6 +75,7 @@ struct Router::Route {
     std::map<std::string, Handler> slow_handlers;
     std::map<std::string, StreamRoute> streams;
     WebSocketHandler websocket;
+    WebSocketCheck websocket_check;
 
     bool has_method(const std::string& method) const {
         return handlers.count(method) || slow_handlers.count(method) || streams.count(method) ||
@@ -136,11 +137,12 @@ void Router::add_stream(std::string method, const std::string& pattern, std::str
     route.streams.emplace(std::move(method), StreamRoute{std::move(content_type), std::move(handler)});
 }
 
-void Router::add_websocket(const std::string& pattern, WebSocketHandler handler) {
+void Router::add_websocket(const std::string& pattern, WebSocketHandler handler, WebSocketCheck check) {
     Route& route = route_for(pattern);
     if (route.websocket || route.streams.count("GET"))
         invalid("route WebSocket " + pattern + " is already registered");
     route.websocket = std::move(handler);
+    route.websocket_check = std::move(check);
 }
 
 Router::Match Router::dispatch(Request& req) const {
@@ -192,6 +194,14 @@ Router::Match Router::dispatch(Request& req) const {
         if (route.segments[i].capture) req.params[route.segments[i].text] = segments[i];
 
     if (req.method == "GET" && route.websocket && req.wants_upgrade()) {
+        if (route.websocket_check) {
+            try {
+                route.websocket_check(req);
+            } catch (...) {
+                match.response = error_response(std::current_exception());
+                return match;
+            }
+        }
         match.kind = Match::Kind::websocket;
         match.websocket = &route.websocket;
         return match;

@@ -16,6 +16,10 @@ namespace kiln::api {
 using Handler = std::function<Response(const Request&)>;
 using StreamHandler = std::function<void(const Request&, StreamWriter&)>;
 using WebSocketHandler = std::function<void(const Request&, WebSocket&)>;
+// Runs before a WebSocket handshake; what it throws is answered as an ordinary error response
+// instead of the upgrade (attach to a container that is not running: 412, not a 101 then a close).
+// It runs on an Asio thread: quick checks only.
+using WebSocketCheck = std::function<void(const Request&)>;
 
 // Runs a plain handler; whatever it throws becomes the error response.
 Response run_handler(const Handler& handler, const Request& req);
@@ -38,7 +42,7 @@ public:
     void add_stream(std::string method, const std::string& pattern, std::string content_type,
                     StreamHandler handler);
     // GET with Upgrade: websocket; the handler runs on its own thread once the handshake is done.
-    void add_websocket(const std::string& pattern, WebSocketHandler handler);
+    void add_websocket(const std::string& pattern, WebSocketHandler handler, WebSocketCheck check = {});
 
     // What a request leads to. For response, the (plain) handler has run; for the others the
     // caller runs the handler (the params are filled into the request).

@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <deque>
 #include <list>
 #include <optional>
 
@@ -40,6 +41,9 @@ constexpr std::size_t kMaxClientBacklog = 4 << 20;
 // After the container's init exits, output still in flight is drained for at most this long
 // (a process outside a pid namespace may keep the pipe open forever).
 constexpr int kDrainMs = 2000;
+// Recent output kept for an attach that asks for it ({"logs":true}): what a client attaching
+// right after the start would otherwise miss (a shell's first prompt).
+constexpr std::size_t kRecentBytes = 64 << 10;
 
 using Json = nlohmann::json;
 
@@ -118,6 +122,8 @@ private:
     std::string started_at_;
     LogWriter log_;
     std::list<Client> clients_;
+    std::deque<std::string> recent_;  // encoded output frames, oldest first
+    std::size_t recent_bytes_ = 0;
     std::string stdin_buf_;
     bool stdin_eof_ = false;
     std::optional<int> status_;
@@ -152,6 +158,12 @@ void Loop::flush_client(Client& c) {
 void Loop::broadcast(FrameKind kind, std::string_view data) {
     for (auto& c : clients_)
         if (c.attached) send(c, kind, data);
+    recent_.push_back(encode_frame(kind, data));
+    recent_bytes_ += recent_.back().size();
+    while (recent_bytes_ > kRecentBytes && recent_.size() > 1) {
+        recent_bytes_ -= recent_.front().size();
+        recent_.pop_front();
+    }
 }
 
 bool Loop::read_output(Fd& fd, std::string_view stream) {
@@ -191,6 +203,8 @@ void Loop::on_control(Client& c, const Json& req) {
     std::string op = req.value("op", "");
     if (op == "attach") {
         c.attached = true;
+        if (req.value("logs", false))
+            for (const auto& f : recent_) c.out += f;
         c.writes_stdin = req.value("stdin", false) && (stdin_w || master);
         if (status_ && !out && !err && !master) c.closing = true;
     } else if (op == "state") {

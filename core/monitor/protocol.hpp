@@ -3,9 +3,9 @@
 // payload, the shape of Docker's attach stream so a frame can be forwarded as it is.
 //
 //   client                                   kiln-monitor
-//     ── control {"op":"attach","stdin":b} ──>
-//     <── stdout / stderr frames ────────────  as the container writes (live only; history
-//     ── stdin frames (empty = EOF) ────────>   is in the log file)
+//     ── control {"op":"attach","stdin":b,"logs":b} ──>
+//     <── stdout / stderr frames ────────────  as the container writes; with "logs", the last
+//     ── stdin frames (empty = EOF) ────────>   64 KiB of output first (the rest is in the log)
 //     ── control {"op":"resize",...} ───────>
 //     <── exit {"exit_code":N,...} ──────────  once the container has exited and output drained
 //

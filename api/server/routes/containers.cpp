@@ -521,8 +521,10 @@ void attach_websocket(daemon::Daemon& d, const Request& req, WebSocket& ws) {
     Target t = target(req, d);
     require_running(d, t);
     bool want_stdin = req.query_flag("stdin", false);
+    bool replay = req.query_flag("logs", false);
     Fd sock = connect_unix(d.pods().monitor_socket(t.pod, t.container));
-    monitor::write_frame(sock.get(), monitor::FrameKind::control, json{{"op", "attach"}, {"stdin", want_stdin}}.dump());
+    monitor::write_frame(sock.get(), monitor::FrameKind::control,
+                         json{{"op", "attach"}, {"stdin", want_stdin}, {"logs", replay}}.dump());
     std::atomic<bool> done{false};
     std::thread input([&] {
         while (!done && !ws.closed()) {
@@ -627,12 +629,13 @@ json cgroup_stats(const cgroups::Layout& layout, const std::string& path) {
 void add_container_routes(Router& r, daemon::Daemon& d) {
     r.add_stream("GET", "/v1/pods/{name}/containers/{container}/logs", "text/plain; charset=utf-8",
                  [&d](const Request& req, StreamWriter& out) { serve_logs(d, target(req, d), req, out); });
-    add_slow(r, "POST", "/v1/pods/{name}/containers/{container}/exec",
+    r.add_slow("POST", "/v1/pods/{name}/containers/{container}/exec",
              [&d](const Request& req) { return exec_plain(d, req); });
+    auto running = [&d](const Request& req) { require_running(d, target(req, d)); };
     r.add_websocket("/v1/pods/{name}/containers/{container}/exec",
-                    [&d](const Request& req, WebSocket& ws) { exec_websocket(d, req, ws); });
+                    [&d](const Request& req, WebSocket& ws) { exec_websocket(d, req, ws); }, running);
     r.add_websocket("/v1/pods/{name}/containers/{container}/attach",
-                    [&d](const Request& req, WebSocket& ws) { attach_websocket(d, req, ws); });
+                    [&d](const Request& req, WebSocket& ws) { attach_websocket(d, req, ws); }, running);
     r.add("GET", "/v1/pods/{name}/stats", [&d](const Request& req) {
         auto pod = d.pods().get(req.param("name"));
         auto layout = cgroups::detect_layout();

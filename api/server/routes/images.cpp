@@ -14,7 +14,7 @@ void add_image_routes(Router& r, daemon::Daemon& d) {
     r.add("GET", "/v1/images/{ref}", [&d](const Request& req) {
         return Response::json(image::to_json(d.images().get(req.param("ref"))));
     });
-    add_slow(r, "DELETE", "/v1/images/{ref}", [&d](const Request& req) {
+    r.add_slow("DELETE", "/v1/images/{ref}", [&d](const Request& req) {
         auto img = d.images().get(req.param("ref"));
         if (!req.query_flag("force", false)) {
             auto users = d.pods_using(img.digest);
@@ -27,7 +27,7 @@ void add_image_routes(Router& r, daemon::Daemon& d) {
         d.images().remove(req.param("ref"));
         return Response::no_content();
     });
-    add_slow(r, "POST", "/v1/images/import", [&d](const Request& req) {
+    r.add_slow("POST", "/v1/images/import", [&d](const Request& req) {
         auto body = req.json();
         if (!body.is_object()) invalid("body: must be a JSON object with \"path\" and \"tag\"");
         for (const auto& [k, v] : body.items())

@@ -30,7 +30,7 @@ const std::string& pod_name(const Request& req) {
 }  // namespace
 
 void add_pod_routes(Router& r, daemon::Daemon& d) {
-    add_slow(r, "POST", "/v1/pods", [&d](const Request& req) {
+    r.add_slow("POST", "/v1/pods", [&d](const Request& req) {
         bool start = req.query_flag("start", true);
         daemon::PodSpec spec = daemon::parse_pod_spec(req.json());
         // dryRun: validated and answered in canonical form, nothing created (kiln apply compares).
@@ -54,13 +54,13 @@ void add_pod_routes(Router& r, daemon::Daemon& d) {
     r.add("GET", "/v1/pods/{name}", [&d](const Request& req) {
         return Response::json(daemon::to_json(d.pods().get(pod_name(req))));
     });
-    add_slow(r, "POST", "/v1/pods/{name}/start", [&d](const Request& req) {
+    r.add_slow("POST", "/v1/pods/{name}/start", [&d](const Request& req) {
         return Response::json(daemon::to_json(d.pods().start(pod_name(req))));
     });
-    add_slow(r, "POST", "/v1/pods/{name}/stop", [&d](const Request& req) {
+    r.add_slow("POST", "/v1/pods/{name}/stop", [&d](const Request& req) {
         return Response::json(daemon::to_json(d.pods().stop(pod_name(req), timeout_param(req))));
     });
-    add_slow(r, "DELETE", "/v1/pods/{name}", [&d](const Request& req) {
+    r.add_slow("DELETE", "/v1/pods/{name}", [&d](const Request& req) {
         d.pods().remove(pod_name(req), req.query_flag("force", false));
         return Response::no_content();
     });

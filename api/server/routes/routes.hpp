@@ -11,10 +11,6 @@ namespace kiln::api {
 
 std::shared_ptr<const Router> make_routes(daemon::Daemon& daemon);
 
-// A handler that may take long (start, stop, import): it runs on a thread of its own so that
-// no Asio thread waits for containers.
-void add_slow(Router& r, std::string method, const std::string& pattern, Handler handler);
-
 void add_pod_routes(Router& r, daemon::Daemon& d);
 void add_container_routes(Router& r, daemon::Daemon& d);
 void add_image_routes(Router& r, daemon::Daemon& d);

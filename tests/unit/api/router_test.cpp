@@ -112,6 +112,23 @@ TEST(Router, PathMayHavePlainAndWebSocketHandlers) {
     EXPECT_EQ(body_of(plain_get)["code"], "upgrade_required");
 }
 
+TEST(Router, WebSocketCheckAnswersBeforeTheUpgrade) {
+    Router router;
+    router.add_websocket("/v1/pods/{name}/attach", [](const Request&, WebSocket&) {},
+                         [](const Request& req) {
+                             if (req.param("name") != "web") throw Error(Errc::failed_precondition, "not running");
+                         });
+    Request ok = request("GET", "/v1/pods/web/attach");
+    ok.headers = {{"connection", "Upgrade"}, {"upgrade", "websocket"}};
+    EXPECT_EQ(router.dispatch(ok).kind, Router::Match::Kind::websocket);
+    Request refused = request("GET", "/v1/pods/db/attach");
+    refused.headers = ok.headers;
+    Router::Match m = router.dispatch(refused);
+    EXPECT_EQ(m.kind, Router::Match::Kind::response);
+    EXPECT_EQ(m.response.status, 412);
+    EXPECT_NE(m.response.body.find("not running"), std::string::npos);
+}
+
 TEST(Router, StreamRouteWithoutSocketCollectsTheBody) {
     Router router;
     router.add_stream("GET", "/v1/pods/{name}/logs", "application/x-ndjson", [](const Request& req, StreamWriter& out) {
