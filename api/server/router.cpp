@@ -98,6 +98,17 @@ Response run_handler(const Handler& handler, const Request& req) {
 }
 
 Router::Router() = default;
+
+std::vector<Router::RouteInfo> Router::routes() const {
+    std::vector<RouteInfo> out;
+    for (const auto& r : routes_) {
+        for (const auto& [m, _] : r->handlers) out.push_back({m, r->pattern, "plain"});
+        for (const auto& [m, _] : r->slow_handlers) out.push_back({m, r->pattern, "slow"});
+        for (const auto& [m, _] : r->streams) out.push_back({m, r->pattern, "stream"});
+        if (r->websocket) out.push_back({"GET", r->pattern, "websocket"});
+    }
+    return out;
+}
 Router::~Router() = default;
 Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;

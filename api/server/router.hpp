@@ -44,6 +44,15 @@ public:
     // GET with Upgrade: websocket; the handler runs on its own thread once the handshake is done.
     void add_websocket(const std::string& pattern, WebSocketHandler handler, WebSocketCheck check = {});
 
+    // Every route, for the API contract test: method, pattern, and "plain", "slow", "stream" or
+    // "websocket" (a WebSocket route is listed as GET).
+    struct RouteInfo {
+        std::string method;
+        std::string pattern;
+        std::string kind;
+    };
+    std::vector<RouteInfo> routes() const;
+
     // What a request leads to. For response, the (plain) handler has run; for the others the
     // caller runs the handler (the params are filled into the request).
     struct Match {
