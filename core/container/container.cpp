@@ -2,6 +2,7 @@
 #include "core/container/container.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -31,6 +32,21 @@
 
 namespace kiln::container {
 namespace {
+
+// The spec runs poststart hooks after the process has started, and the startContainer hooks
+// come before that, in init: wait until init's end of the exec fifo closes (at its exec, or
+// its exit). `watch` is a reader opened before the start byte was written.
+void wait_for_exec(int watch) {
+    if (watch < 0) return;
+    struct pollfd p{watch, 0, 0};
+    // Bounded: a startContainer hook that hangs has its own timeout in init.
+    for (int waited = 0; waited < 600; ++waited) {
+        int r = ::poll(&p, 1, 100);
+        if (r > 0 && (p.revents & (POLLHUP | POLLERR))) return;
+        if (r < 0 && errno != EINTR) return;
+    }
+}
+
 
 std::string absolute_bundle(const std::string& bundle) {
     std::string b = bundle.empty() ? "." : bundle;
@@ -326,10 +342,14 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
         send_to_listener(sc.listener_path, sc.listener_metadata, std::move(fd), hook_state("creating", pid), pid);
     };
     pid_t pid = init.create(plan, cb);
+    bool poststart = o.start && spec.hooks && !spec.hooks->poststart.empty();
+    Fd exec_watch;
     if (o.start) {
+        if (poststart) exec_watch = open_file(fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         // The fifo is open read-write here: the start byte goes straight in.
         if (::write(fifo.get(), "0", 1) != 1) throw_sys("write", "the exec fifo");
         ::unlink(fifo_path.c_str());
+        fifo.reset();
     }
 
     Record r;
@@ -348,8 +368,10 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
     if (!o.pid_file.empty()) atomic_write(o.pid_file, std::to_string(pid), false, 0644);
     creation.commit();
     specs_[o.id] = spec;
-    if (o.start && spec.hooks && !spec.hooks->poststart.empty())
+    if (poststart) {
+        wait_for_exec(exec_watch.get());
         run_hooks_warn(spec.hooks->poststart, "poststart", hook_state("running", pid));
+    }
     return {pid, plan.process.terminal};
 }
 
@@ -359,6 +381,11 @@ void Runtime::start(const std::string& id) {
     std::string st = status(&dir, r);
     if (st != "created") precondition("container \"" + id + "\" cannot be started: it is " + st + ", not created");
     std::string fifo = dir.file("exec.fifo");
+    const oci::Spec& spec = config(id);
+    bool poststart = spec.hooks && !spec.hooks->poststart.empty();
+    // Opened before the start byte, so that its hang-up marks the process's exec.
+    Fd exec_watch;
+    if (poststart) exec_watch.reset(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENXIO) precondition("container \"" + id + "\" cannot be started: its init has exited");
@@ -371,9 +398,10 @@ void Runtime::start(const std::string& id) {
     }
     w.reset();
     ::unlink(fifo.c_str());
-    const oci::Spec& spec = config(id);
-    if (spec.hooks && !spec.hooks->poststart.empty())
+    if (poststart) {
+        wait_for_exec(exec_watch.get());
         run_hooks_warn(spec.hooks->poststart, "poststart", state_json(id, "running", r.pid, r.bundle, r.annotations));
+    }
 }
 
 ContainerInfo Runtime::state(const std::string& id) {

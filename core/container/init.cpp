@@ -127,7 +127,9 @@ int init_body(const InitPlan& plan, int sync_fd, InitError* e) noexcept {
         n = ::read(plan.start_fd, &go, 1);
     } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(1);
-    ::close(plan.start_fd);
+    // Kept open until the exec closes it: a `start` waiting to run poststart hooks sees the
+    // fifo hang up once the process runs (after the startContainer hooks), not before.
+    ::fcntl(plan.start_fd, F_SETFD, FD_CLOEXEC);
     for (const auto& h : plan.start_container_hooks)
         if (run_hook(h, start_state, start_len, e) < 0) {
             // The runtime that could report this has gone; the container's stderr is left.

@@ -97,8 +97,9 @@ TEST(BadInput, FailureInsideInitLeavesNothing) {
     Result r = k({"create", "--bundle", b.dir(), id});
     EXPECT_NE(r.code, 0);
     expect_no_leftovers(k, id);
-    Result ps = sh("ps -eo args | grep -c '[k]iln-runtime'");
-    EXPECT_EQ(trim(ps.out), "0") << "no runtime or init process remains";
+    // Only this test's processes count: they name its state root (pgrep never matches itself).
+    Result ps = run({"pgrep", "-f", "--", "--root " + k.root()});
+    EXPECT_EQ(trim(ps.out), "") << "no runtime or init process remains";
 }
 
 TEST(BadInput, CliErrors) {

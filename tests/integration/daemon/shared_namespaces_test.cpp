@@ -67,8 +67,8 @@ TEST(PodNamespaces, SharePidPutsContainersInOnePidNamespace) {
     EXPECT_EQ(fields(k.logs("pids", "a"))["pid"], fields(k.logs("pids", "b"))["pid"]);
     // Both see each other's processes.
     auto ps = k.client().call("POST", "/v1/pods/pids/containers/a/exec", json{{"command", {"ps"}}});
-    EXPECT_GE(std::count(ps["stdout"].get<std::string>().begin(), ps["stdout"].get<std::string>().end(), '\n'), 4)
-        << ps["stdout"];
+    std::string out = ps["stdout"];
+    EXPECT_GE(std::count(out.begin(), out.end(), '\n'), 4) << out;
 }
 
 }  // namespace
