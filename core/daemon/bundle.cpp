@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/oci/defaults.hpp"
 #include "core/oci/spec.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/fd.hpp"
@@ -28,30 +29,6 @@ const std::vector<std::string>& default_capabilities() {
     return caps;
 }
 
-json base_mounts() {
-    return json::array({
-        {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}, {"options", {"nosuid", "noexec", "nodev"}}},
-        {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
-         {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-        {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
-         {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}},
-        {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
-         {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
-        {{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"},
-         {"options", {"nosuid", "noexec", "nodev"}}},
-        {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", {"nosuid", "noexec", "nodev", "ro"}}},
-        {{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"},
-         {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}},
-    });
-}
-
-json masked_paths() {
-    return {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-            "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"};
-}
-
-json readonly_paths() { return {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}; }
-
 std::string ns_path(pid_t pid, const char* ns) { return "/proc/" + std::to_string(pid) + "/ns/" + ns; }
 
 bool host_network(const PodSpec& pod) { return pod.networks.size() == 1 && pod.networks[0] == "host"; }
@@ -68,8 +45,9 @@ std::string read_in_root(const std::string& rootfs, const std::string& rel) {
     return read_fd(fd.get());
 }
 
-// Looks `name` up in a passwd- or group-format file; returns fields[2] and fields[3].
-bool lookup(const std::string& text, const std::string& name, long* id, long* gid) {
+// The colon-separated records of a passwd- or group-format file.
+std::vector<std::vector<std::string>> records(const std::string& text) {
+    std::vector<std::vector<std::string>> out;
     std::istringstream in(text);
     std::string line;
     while (std::getline(in, line)) {
@@ -77,6 +55,14 @@ bool lookup(const std::string& text, const std::string& name, long* id, long* gi
         std::string field;
         std::istringstream ls(line);
         while (std::getline(ls, field, ':')) f.push_back(field);
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
+// Looks `name` up in a passwd- or group-format file; returns fields[2] and fields[3].
+bool lookup(const std::string& text, const std::string& name, long* id, long* gid) {
+    for (const auto& f : records(text)) {
         if (f.size() < 3 || f[0] != name) continue;
         try {
             *id = std::stol(f[2]);
@@ -122,13 +108,7 @@ std::pair<uid_t, gid_t> resolve_user(const std::string& user, const std::string&
     if (all_digits(u)) {
         uid = std::stol(u);
         // A numeric uid takes its primary group from passwd when the image lists it.
-        std::istringstream in(read_in_root(rootfs, "etc/passwd"));
-        std::string line;
-        while (std::getline(in, line)) {
-            std::vector<std::string> f;
-            std::string field;
-            std::istringstream ls(line);
-            while (std::getline(ls, field, ':')) f.push_back(field);
+        for (const auto& f : records(read_in_root(rootfs, "etc/passwd"))) {
             if (f.size() > 3 && f[2] == u && all_digits(f[3])) {
                 gid = std::stol(f[3]);
                 gid_known = true;
@@ -178,8 +158,8 @@ json sandbox_config(const SandboxParams& p) {
          {{"namespaces", ns},
           {"cgroupsPath", p.cgroups_path},
           {"resources", {{"devices", {{{"allow", false}, {"access", "rwm"}}}}}},
-          {"maskedPaths", masked_paths()},
-          {"readonlyPaths", readonly_paths()}}},
+          {"maskedPaths", oci::default_masked_paths()},
+          {"readonlyPaths", oci::default_readonly_paths()}}},
     };
 }
 
@@ -220,7 +200,7 @@ json container_config(const ContainerParams& p) {
     };
     if (uid != 0) process["capabilities"] = {{"bounding", caps}};
 
-    json mounts = base_mounts();
+    json mounts = oci::default_mounts();
     for (const auto& vm : c.volume_mounts) {
         std::string source;
         bool ro = vm.read_only;
@@ -260,8 +240,8 @@ json container_config(const ContainerParams& p) {
          {{"namespaces", ns},
           {"cgroupsPath", p.cgroups_path},
           {"resources", resources},
-          {"maskedPaths", masked_paths()},
-          {"readonlyPaths", readonly_paths()}}},
+          {"maskedPaths", oci::default_masked_paths()},
+          {"readonlyPaths", oci::default_readonly_paths()}}},
     };
 }
 

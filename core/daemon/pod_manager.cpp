@@ -92,7 +92,18 @@ int signal_number(const std::string& name, int fallback) {
     return fallback;
 }
 
-// Removes a pod's cgroup (and the parent's, when empty) from every hierarchy.
+void mark_running(ContainerStatus& s, const MonitorStarted& started) {
+    s.state = State::running;
+    s.pid = started.pid;
+    s.monitor_pid = started.monitor_pid;
+    s.monitor_start_time = started.monitor_start_time;
+    s.started_at = started.started_at;
+    s.finished_at.clear();
+    s.exit_code.reset();
+    s.error.clear();
+}
+
+// Removes a pod's cgroup from every hierarchy.
 void remove_pod_cgroups(const std::string& relative) {
     for (const auto& m : read_mountinfo("/proc/self/mountinfo")) {
         if (m.fstype != "cgroup" && m.fstype != "cgroup2") continue;
@@ -389,15 +400,7 @@ void PodManager::start_sandbox(Pod& pod) {
                     dir + "/status.json", dir + "/monitor.log", false};
     ::unlink(ms.status_path.c_str());
     auto started = spawn_monitor(ms);
-    auto& s = pod.rec.sandbox;
-    s.state = State::running;
-    s.pid = started.pid;
-    s.monitor_pid = started.monitor_pid;
-    s.monitor_start_time = started.monitor_start_time;
-    s.started_at = started.started_at;
-    s.finished_at.clear();
-    s.exit_code.reset();
-    s.error.clear();
+    mark_running(pod.rec.sandbox, started);
     save(pod);
     watch(name, kSandbox, started.monitor_pid, started.monitor_start_time);
 }
@@ -435,14 +438,7 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
                         monitor_socket(spec.name, c.name), dir + "/status.json", dir + "/monitor.log", c.stdin};
         ::unlink(ms.status_path.c_str());
         auto started = spawn_monitor(ms);
-        status.state = State::running;
-        status.pid = started.pid;
-        status.monitor_pid = started.monitor_pid;
-        status.monitor_start_time = started.monitor_start_time;
-        status.started_at = started.started_at;
-        status.finished_at.clear();
-        status.exit_code.reset();
-        status.error.clear();
+        mark_running(status, started);
         save(pod);
         events_.publish("container.started", spec.name, c.name, {{"pid", started.pid}});
         watch(spec.name, c.name, started.monitor_pid, started.monitor_start_time);

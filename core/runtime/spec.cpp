@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/oci/defaults.hpp"
 #include "core/runtime/cli.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/file.hpp"
@@ -26,30 +27,14 @@ nlohmann::json default_spec(bool rootless) {
           {"noNewPrivileges", true}}},
         {"root", {{"path", "rootfs"}, {"readonly", true}}},
         {"hostname", "kiln"},
-        {"mounts",
-         {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
-          {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
-           {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-          {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
-           {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}},
-          {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
-           {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
-          {{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"},
-           {"options", {"nosuid", "noexec", "nodev"}}},
-          {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
-           {"options", {"nosuid", "noexec", "nodev", "ro"}}},
-          {{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"},
-           {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}}}},
+        {"mounts", oci::default_mounts()},
         {"linux",
          {{"resources", {{"devices", {{{"allow", false}, {"access", "rwm"}}}}}},
           {"namespaces",
            {{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}},
             {{"type", "cgroup"}}}},
-          {"maskedPaths",
-           {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-            "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},
-          {"readonlyPaths",
-           {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
+          {"maskedPaths", oci::default_masked_paths()},
+          {"readonlyPaths", oci::default_readonly_paths()}}},
     };
     if (rootless) {
         // As runc: a user namespace mapping root to the caller, no network namespace, and the

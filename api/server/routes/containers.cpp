@@ -273,6 +273,15 @@ std::string write_process_file(daemon::Daemon& d, const Target& t, const ExecReq
     return path;
 }
 
+// The process file of one exec, removed when the exec is over.
+struct ProcessFile {
+    explicit ProcessFile(std::string p) : path(std::move(p)) {}
+    ProcessFile(const ProcessFile&) = delete;
+    ProcessFile& operator=(const ProcessFile&) = delete;
+    ~ProcessFile() { ::unlink(path.c_str()); }
+    std::string path;
+};
+
 struct Spawned {
     pid_t pid = 0;
     Fd pidfd;
@@ -335,11 +344,8 @@ Response exec_plain(daemon::Daemon& d, const Request& req) {
     ExecRequest e = parse_exec(req.json());
     if (e.tty) invalid("tty: an exec with a terminal needs a WebSocket (Upgrade: websocket)");
     require_running(d, t);
-    std::string process_file = write_process_file(d, t, e);
-    struct Cleanup {
-        std::string path;
-        ~Cleanup() { ::unlink(path.c_str()); }
-    } cleanup{process_file};
+    ProcessFile file(write_process_file(d, t, e));
+    const std::string& process_file = file.path;
     PipePair in = pipe_pair(), out = pipe_pair(), err = pipe_pair();
     Spawned s = spawn_exec(d, t, process_file, in.r.get(), out.w.get(), err.w.get(), {});
     in.r.reset();
@@ -407,11 +413,8 @@ void exec_websocket(daemon::Daemon& d, const Request& req, WebSocket& ws) {
     if (!first) return;
     ExecRequest e = parse_exec(json::parse(first->data, nullptr, false));
     require_running(d, t);
-    std::string process_file = write_process_file(d, t, e);
-    struct Cleanup {
-        std::string path;
-        ~Cleanup() { ::unlink(path.c_str()); }
-    } cleanup{process_file};
+    ProcessFile file(write_process_file(d, t, e));
+    const std::string& process_file = file.path;
 
     Fd master, in_w, out_r, err_r;
     Spawned s;
