@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,8 +14,7 @@
 #include "core/sys/file.hpp"
 #include "core/sys/proc.hpp"
 #include "core/sys/socket.hpp"
-
-extern char** environ;
+#include "core/sys/spawn.hpp"
 
 namespace kiln::daemon {
 namespace {
@@ -49,31 +47,13 @@ MonitorStarted spawn_monitor(const MonitorSpawn& s) {
                                      "--status", s.status_path,
                                      "--ready-fd", std::to_string(child_ready_fd)};
     if (s.stdin_open) args.push_back("--stdin");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, s.diag_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_adddup2(&fa, wr.get(), child_ready_fd);
-    // Its own session, default signal dispositions, no signal blocked: a monitor must not
-    // inherit kilnd's signal handling, and kilnd's death must not reach it.
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, s.binary.c_str(), &fa, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) throw_sys(rc, "posix_spawn", s.binary);
+    SpawnOptions so;
+    so.stdio_paths[1] = s.diag_path;
+    so.stdio_paths[2] = s.diag_path;
+    so.extra_fds = {{wr.get(), child_ready_fd}};
+    // Its own session: kilnd's death, and signals to kilnd's terminal, must not reach it.
+    so.new_session = true;
+    pid_t pid = spawn(args, so);
     wr.reset();
 
     MonitorStarted started;

@@ -5,7 +5,6 @@
 #include "core/daemon/pod_manager.hpp"
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
@@ -29,8 +28,7 @@
 #include "core/sys/log.hpp"
 #include "core/sys/mountinfo.hpp"
 #include "core/sys/proc.hpp"
-
-extern char** environ;
+#include "core/sys/spawn.hpp"
 
 namespace kiln::daemon {
 namespace {
@@ -53,26 +51,6 @@ void unmount(const std::string& path) {
             log::warn("umount " + path + ": " + std::strerror(errno));
             return;
         }
-}
-
-// kilnd never forks: helpers it needs (kiln-runtime delete) are spawned and waited for.
-int spawn_wait(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int rc = ::posix_spawn(&pid, args[0].c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return -1;
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int signal_number(const std::string& name, int fallback) {
@@ -465,8 +443,13 @@ void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& c
         status.state = (*status.exit_code == 0 || requested) ? State::stopped : State::failed;
     } else {
         // The monitor died without a word (killed): make sure nothing of the container is left.
-        spawn_wait({paths_.runtime_binary, "--root", paths_.runtime_root(), "delete", "--force",
-                    runtime_id(pod.rec.spec.name, container)});
+        // kilnd never forks: kiln-runtime is spawned for this.
+        try {
+            wait_child(spawn({paths_.runtime_binary, "--root", paths_.runtime_root(), "delete", "--force",
+                              runtime_id(pod.rec.spec.name, container)}));
+        } catch (const Error& e) {
+            log::error(e.what());
+        }
         status.exit_code = 255;
         status.finished_at = rfc3339_now();
         status.state = State::failed;

@@ -3,7 +3,6 @@
 // the container's monitor.
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,8 +29,8 @@
 #include "core/sys/file.hpp"
 #include "core/sys/proc.hpp"
 #include "core/sys/socket.hpp"
-
-extern char** environ;
+#include "core/sys/spawn.hpp"
+#include "core/sys/syscalls.hpp"
 
 namespace kiln::api {
 namespace {
@@ -296,38 +295,15 @@ Spawned spawn_exec(daemon::Daemon& d, const Target& t, const std::string& proces
         args.push_back(console_socket);
     }
     args.push_back(d.pods().runtime_id(t.pod, t.container));
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in, 0);
-    posix_spawn_file_actions_adddup2(&fa, out, 1);
-    posix_spawn_file_actions_adddup2(&fa, err, 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+    SpawnOptions so;
+    so.stdio_fds[0] = in;
+    so.stdio_fds[1] = out;
+    so.stdio_fds[2] = err;
+    so.new_session = true;
     Spawned s;
-    int rc = ::posix_spawn(&s.pid, argv[0], &fa, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) throw_sys(rc, "posix_spawn", argv[0]);
-    s.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, s.pid, 0)));
+    s.pid = spawn(args, so);
+    s.pidfd.reset(sys::pidfd_open(s.pid));
     return s;
-}
-
-int wait_exit(pid_t pid) {
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return 255;
 }
 
 struct PipePair {
@@ -387,7 +363,7 @@ Response exec_plain(daemon::Daemon& d, const Request& req) {
             if (input.empty()) in.w.reset();
         }
     }
-    int code = wait_exit(s.pid);
+    int code = wait_child(s.pid);
     if (too_much) invalid("exec: the output passed " + std::to_string(kMaxExecOutput) + " bytes; use the WebSocket form");
     // kiln-runtime's own failure (the process never ran) is a 4xx/5xx, not an exit code.
     if (code != 0 && stdout_text.empty() && stderr_text.rfind("kiln-runtime", 0) == 0)
@@ -432,7 +408,7 @@ void exec_websocket(daemon::Daemon& d, const Request& req, WebSocket& ws) {
         struct pollfd p[2] = {{cs.fd.get(), POLLIN, 0}, {s.pidfd.get(), POLLIN, 0}};
         ::poll(p, 2, 30000);
         if (!(p[0].revents & POLLIN)) {
-            int code = wait_exit(s.pid);
+            int code = wait_child(s.pid);
             ws.send_text(json{{"error", "exec failed"}, {"exit_code", code}}.dump());
             return;
         }
@@ -511,7 +487,7 @@ void exec_websocket(daemon::Daemon& d, const Request& req, WebSocket& ws) {
             break;
         }
     }
-    int code = wait_exit(s.pid);
+    int code = wait_child(s.pid);
     done = true;
     input.join();
     ws.send_text(json{{"exit_code", code}}.dump());
