@@ -455,11 +455,14 @@ void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& c
         status.state = State::failed;
         status.error = "the container's monitor exited without recording a status";
     }
-    ::unlink((dir + "/status.json").c_str());
-    ::unlink(monitor_socket(pod.rec.spec.name, container).c_str());
     status.pid = 0;
     status.monitor_pid = 0;
     status.monitor_start_time = 0;
+    // Saved before status.json goes: whoever finds it gone finds the record already telling
+    // the end (logs --follow relies on it).
+    save(pod);
+    ::unlink((dir + "/status.json").c_str());
+    ::unlink(monitor_socket(pod.rec.spec.name, container).c_str());
     if (container != kSandbox)
         events_.publish("container.exited", pod.rec.spec.name, container, {{"exitCode", *status.exit_code}});
 }

@@ -3,6 +3,7 @@
 // the container's monitor.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -123,16 +125,51 @@ void serve_logs(daemon::Daemon& d, const Target& t, const Request& req, StreamWr
     long tail = tail_param(req);
     bool follow = req.query_flag("follow", false);
     std::string path = d.pods().log_path(t.pod, t.container);
+    std::string dir = path.substr(0, path.find_last_of('/'));
 
+    // Watched before anything is read, so that nothing written meanwhile goes unnoticed: the
+    // log growing or rotating, and status.json, which the monitor writes once the container has
+    // ended and its output is all in the log.
+    Fd notify;
+    if (follow) {
+        notify.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+        if (notify) ::inotify_add_watch(notify.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE);
+    }
     std::vector<std::string> lines;
-    for (const auto& file : log_files(path)) {
-        std::ifstream in(file);
+    auto files = log_files(path);
+    for (std::size_t i = 0; i + 1 < files.size(); ++i) {
+        std::ifstream rotated(files[i]);
+        std::string line;
+        while (std::getline(rotated, line))
+            if (std::string r = render(line, f); !r.empty()) lines.push_back(std::move(r));
+    }
+    // The current file is read through the stream that follows it.
+    struct stat st{};
+    ::stat(path.c_str(), &st);
+    ino_t inode = st.st_ino;
+    std::ifstream in(path);
+    std::string pending;
+    // Complete lines from `in`, each passed to `emit`; a line without its newline waits.
+    auto read_lines = [&](const std::function<bool(std::string)>& emit) {
+        bool got = false;
         std::string line;
         while (std::getline(in, line)) {
-            std::string r = render(line, f);
-            if (!r.empty()) lines.push_back(std::move(r));
+            if (in.eof()) {  // no newline yet: the monitor is mid-write
+                pending += line;
+                break;
+            }
+            got = true;
+            std::string r = render(pending + line, f);
+            pending.clear();
+            if (!r.empty() && !emit(std::move(r))) return false;
         }
-    }
+        in.clear();
+        return got;
+    };
+    read_lines([&](std::string r) {
+        lines.push_back(std::move(r));
+        return true;
+    });
     std::size_t first = tail >= 0 && lines.size() > static_cast<std::size_t>(tail) ? lines.size() - static_cast<std::size_t>(tail) : 0;
     std::string chunk;
     for (std::size_t i = first; i < lines.size(); ++i) {
@@ -145,27 +182,16 @@ void serve_logs(daemon::Daemon& d, const Target& t, const Request& req, StreamWr
     if (!out.write(chunk)) return;
     if (!follow) return;
 
-    // Follow: read on from where the current file ends; a rotation shows as a new inode.
-    struct stat st{};
-    ::stat(path.c_str(), &st);
-    ino_t inode = st.st_ino;
-    std::ifstream in(path);
-    in.seekg(0, std::ios::end);
-    std::string pending;
+    bool client_gone = false;
+    auto emit = [&](std::string r) {
+        client_gone = !out.write(r);
+        return !client_gone;
+    };
+    bool last_pass = false;
+    bool status_seen = false;  // status.json appeared (or was already collected and removed)
     while (!out.closed()) {
-        std::string line;
-        bool got = false;
-        while (std::getline(in, line)) {
-            if (in.eof()) {  // no newline yet: the monitor is mid-write
-                pending += line;
-                break;
-            }
-            got = true;
-            std::string r = render(pending + line, f);
-            pending.clear();
-            if (!r.empty() && !out.write(r)) return;
-        }
-        in.clear();
+        bool got = read_lines(emit);
+        if (client_gone) return;
         if (got) continue;
         if (::stat(path.c_str(), &st) == 0 && st.st_ino != inode) {
             inode = st.st_ino;
@@ -173,15 +199,37 @@ void serve_logs(daemon::Daemon& d, const Target& t, const Request& req, StreamWr
             pending.clear();
             continue;
         }
+        if (last_pass) return;
+        // status.json before the record: kilnd saves the record before it removes status.json.
+        status_seen = status_seen || path_exists(dir + "/status.json");
         daemon::ContainerStatus c;
+        daemon::PodRecord pod;
         try {
+            pod = d.pods().get(t.pod);
             c = d.pods().container(t.pod, t.container);
         } catch (const Error&) {
             return;  // the pod was deleted
         }
-        bool may_restart = d.pods().get(t.pod).want_running;
-        if (c.state != daemon::State::running && !may_restart) return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        // Ended for good: not running and no restart to come. A container that has just exited
+        // (its status.json is there) under the never policy will not run again either.
+        bool exited = status_seen || c.state != daemon::State::running;
+        bool may_restart = pod.want_running && pod.spec.restart_policy.kind != daemon::RestartPolicy::Kind::never;
+        if (exited && !may_restart) {
+            last_pass = true;  // one more read: the last lines came before the status
+            continue;
+        }
+        struct pollfd p{notify.get(), POLLIN, 0};
+        if (::poll(&p, 1, 1000) > 0) {
+            alignas(struct inotify_event) char buf[4096];
+            ssize_t n;
+            while ((n = ::read(notify.get(), buf, sizeof buf)) > 0) {
+                for (char* e = buf; e < buf + n;) {
+                    auto* ev = reinterpret_cast<struct inotify_event*>(e);
+                    if (ev->len && std::string_view(ev->name) == "status.json") status_seen = true;
+                    e += sizeof(struct inotify_event) + ev->len;
+                }
+            }
+        }
     }
 }
 
