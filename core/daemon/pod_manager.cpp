@@ -428,7 +428,7 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
     }
 }
 
-void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& container) {
+void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& container, bool persist) {
     if (!status.monitor_pid) return;
     int wstatus;
     ::waitpid(status.monitor_pid, &wstatus, WNOHANG);  // ours to reap unless adopted
@@ -460,7 +460,7 @@ void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& c
     status.monitor_start_time = 0;
     // Saved before status.json goes: whoever finds it gone finds the record already telling
     // the end (logs --follow relies on it).
-    save(pod);
+    if (persist) save(pod);
     ::unlink((dir + "/status.json").c_str());
     ::unlink(monitor_socket(pod.rec.spec.name, container).c_str());
     if (container != kSandbox)
@@ -491,7 +491,7 @@ void PodManager::stop_one(Pod& pod, ContainerStatus& status, const std::string& 
             }
         }
     }
-    collect(pod, status, container);
+    collect(pod, status, container, false);
 }
 
 void PodManager::stop_locked(Pod& pod, double grace) {

@@ -115,8 +115,11 @@ private:
     void start_sandbox(Pod& pod);
     void start_container(Pod& pod, std::size_t index);
     void stop_locked(Pod& pod, double grace);
+    // stop_one runs on one thread per container during a stop; the stop saves the record after.
     void stop_one(Pod& pod, ContainerStatus& status, const std::string& id, int signal, double grace);
-    void collect(Pod& pod, ContainerStatus& status, const std::string& id);
+    // `persist`: save the record before status.json goes (false on stop_one's threads, which
+    // must not write the record concurrently; a stop has saved "stopping" already).
+    void collect(Pod& pod, ContainerStatus& status, const std::string& id, bool persist = true);
     void teardown_container(Pod& pod, const std::string& container);
     void watch(const std::string& pod, const std::string& container, pid_t monitor_pid, std::uint64_t start_time);
     void on_monitor_exit(const std::string& pod, const std::string& container, pid_t monitor_pid);
