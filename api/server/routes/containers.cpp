@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
@@ -73,9 +74,24 @@ std::string since_param(const Request& req) {
         std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000000000Z", &tm);
         return buf;
     }
-    if (v.size() < 20 || v[4] != '-' || v[10] != 'T' || v.back() != 'Z')
-        invalid("since: must be unix seconds or an RFC 3339 UTC time like 2026-01-02T03:04:05Z, got \"" + v + "\"");
-    return v;
+    // YYYY-MM-DDTHH:MM:SS[.fraction]Z, the fraction padded to the log's nine digits so that
+    // times compare as text.
+    auto digits = [&](std::size_t from, std::size_t n) {
+        for (std::size_t i = from; i < from + n; ++i)
+            if (i >= v.size() || !std::isdigit(static_cast<unsigned char>(v[i]))) return false;
+        return true;
+    };
+    bool ok = v.size() >= 20 && digits(0, 4) && v[4] == '-' && digits(5, 2) && v[7] == '-' && digits(8, 2) &&
+              v[10] == 'T' && digits(11, 2) && v[13] == ':' && digits(14, 2) && v[16] == ':' && digits(17, 2) &&
+              v.back() == 'Z';
+    std::string fraction;
+    if (ok && v.size() > 20) {
+        ok = v[19] == '.' && v.size() - 21 >= 1 && v.size() - 21 <= 9 && digits(20, v.size() - 21);
+        if (ok) fraction = v.substr(20, v.size() - 21);
+    }
+    if (!ok) invalid("since: must be unix seconds or an RFC 3339 UTC time like 2026-01-02T03:04:05Z, got \"" + v + "\"");
+    fraction.resize(9, '0');
+    return v.substr(0, 19) + "." + fraction + "Z";
 }
 
 long tail_param(const Request& req) {
@@ -325,7 +341,21 @@ struct ProcessFile {
     explicit ProcessFile(std::string p) : path(std::move(p)) {}
     ProcessFile(const ProcessFile&) = delete;
     ProcessFile& operator=(const ProcessFile&) = delete;
-    ~ProcessFile() { ::unlink(path.c_str()); }
+    ~ProcessFile() {
+        ::unlink(path.c_str());
+        ::unlink((path + ".log").c_str());
+    }
+    // The error kiln-runtime reported (the process never ran), or "".
+    std::string runtime_error() const {
+        std::string error;
+        std::istringstream in(read_file_if_exists(path + ".log").value_or(""));
+        std::string line;
+        while (std::getline(in, line)) {
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            if (j.is_object() && j.value("level", "") == "error") error = j.value("msg", "");
+        }
+        return error;
+    }
     std::string path;
 };
 
@@ -336,7 +366,9 @@ struct Spawned {
 
 Spawned spawn_exec(daemon::Daemon& d, const Target& t, const std::string& process_file, int in, int out, int err,
                    const std::string& console_socket) {
-    std::vector<std::string> args = {d.pods().paths().runtime_binary, "--root", d.pods().paths().runtime_root(), "exec",
+    // The runtime's own errors go to a log of their own, apart from the process's stderr.
+    std::vector<std::string> args = {d.pods().paths().runtime_binary, "--root", d.pods().paths().runtime_root(),
+                                     "--log", process_file + ".log", "--log-format", "json", "exec",
                                      "--process", process_file};
     if (!console_socket.empty()) {
         args.push_back("--console-socket");
@@ -413,9 +445,9 @@ Response exec_plain(daemon::Daemon& d, const Request& req) {
     }
     int code = wait_child(s.pid);
     if (too_much) invalid("exec: the output passed " + std::to_string(kMaxExecOutput) + " bytes; use the WebSocket form");
-    // kiln-runtime's own failure (the process never ran) is a 4xx/5xx, not an exit code.
-    if (code != 0 && stdout_text.empty() && stderr_text.rfind("kiln-runtime", 0) == 0)
-        throw Error(Errc::failed_precondition, stderr_text.substr(0, stderr_text.find('\n')));
+    // kiln-runtime's own failure (the process never ran) is an error, not an exit code.
+    if (code != 0)
+        if (std::string error = file.runtime_error(); !error.empty()) throw Error(Errc::failed_precondition, "exec: " + error);
     return Response::json({{"exitCode", code}, {"stdout", stdout_text}, {"stderr", stderr_text}});
 }
 
@@ -538,6 +570,9 @@ void exec_websocket(daemon::Daemon& d, const Request& req, WebSocket& ws) {
     int code = wait_child(s.pid);
     done = true;
     input.join();
+    if (code != 0)
+        if (std::string error = file.runtime_error(); !error.empty())
+            ws.send_text(json{{"error", "exec: " + error}}.dump());
     ws.send_text(json{{"exit_code", code}}.dump());
     ws.close();
 }

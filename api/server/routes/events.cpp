@@ -12,8 +12,9 @@ void add_event_routes(Router& r, daemon::Daemon& d) {
         if (auto it = req.query.find("since"); it != req.query.end()) {
             try {
                 std::size_t used = 0;
+                if (it->second.empty() || it->second.find_first_not_of("0123456789") != std::string::npos)
+                    throw std::invalid_argument("not a number");
                 cursor = std::stoull(it->second, &used);
-                if (used != it->second.size()) throw std::invalid_argument("trailing");
             } catch (...) {
                 invalid("since: must be an event id (a number), got \"" + it->second + "\"");
             }

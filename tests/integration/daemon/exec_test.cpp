@@ -31,6 +31,10 @@ TEST(Exec, PlainReturnsOutputAndExitCode) {
     EXPECT_EQ(bad.status, 400);
     EXPECT_NE(bad.body.find("command"), std::string::npos) << bad.body;
     EXPECT_EQ(k.client().request("POST", "/v1/pods/box/containers/nope/exec", json{{"command", {"ls"}}}).status, 404);
+    // A command that cannot run is kiln's error, not the process's exit code.
+    auto missing = k.client().request("POST", target, json{{"command", {"/no/such/tool"}}});
+    EXPECT_EQ(missing.status, 412) << missing.body;
+    EXPECT_NE(missing.body.find("/no/such/tool"), std::string::npos) << missing.body;
 }
 
 TEST(Exec, RefusedWhenTheContainerIsNotRunning) {
