@@ -138,7 +138,12 @@ void add_run(CLI::App& app, Context& ctx) {
         } else {
             stream_logs(ctx, name, name, true, "", false, "");
         }
+        // The output has ended with the container; kilnd records its exit a moment later.
         auto rec = ctx.client().call("GET", base);
+        for (int i = 0; i < 1000 && rec["containers"][0].value("state", "") == "running"; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            rec = ctx.client().call("GET", base);
+        }
         // The pod's container has exited (or attach ended): its code is ours.
         const auto& c = rec["containers"][0];
         if (c.contains("exitCode") && c.value("state", "") != "running") ctx.exit_code = c["exitCode"].get<int>();

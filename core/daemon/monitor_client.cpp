@@ -37,6 +37,7 @@ MonitorStarted spawn_monitor(const MonitorSpawn& s) {
     const int child_ready_fd = 3;
 
     std::vector<std::string> args = {s.binary,
+                                     "--runtime", s.runtime_binary,
                                      "--runtime-root", s.runtime_root,
                                      "--id", s.id,
                                      "--bundle", s.bundle,

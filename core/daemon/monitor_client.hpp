@@ -16,6 +16,7 @@ namespace kiln::daemon {
 
 struct MonitorSpawn {
     std::string binary;        // kiln-monitor
+    std::string runtime_binary;  // kiln-runtime
     std::string runtime_root;
     std::string id;
     std::string bundle;

@@ -373,7 +373,7 @@ void PodManager::start_sandbox(Pod& pod) {
     SandboxParams sp{&pod.rec.spec, dir + "/rootfs", paths_.pause_binary, cgroup_path(name, kSandbox)};
     atomic_write(dir + "/config.json", sandbox_config(sp).dump(), false, 0600);
     std::string id = runtime_id(name, kSandbox);
-    MonitorSpawn ms{paths_.monitor_binary, paths_.runtime_root(), id, dir, dir + "/log.json",
+    MonitorSpawn ms{paths_.monitor_binary, paths_.runtime_binary, paths_.runtime_root(), id, dir, dir + "/log.json",
                     config_.container_logs.max_size, config_.container_logs.max_files, monitor_socket(name, kSandbox),
                     dir + "/status.json", dir + "/monitor.log", false};
     ::unlink(ms.status_path.c_str());
@@ -411,7 +411,7 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
         status.image_digest = image.digest;
 
         std::string id = runtime_id(spec.name, c.name);
-        MonitorSpawn ms{paths_.monitor_binary, paths_.runtime_root(), id, dir, log_path(spec.name, c.name),
+        MonitorSpawn ms{paths_.monitor_binary, paths_.runtime_binary, paths_.runtime_root(), id, dir, log_path(spec.name, c.name),
                         config_.container_logs.max_size, config_.container_logs.max_files,
                         monitor_socket(spec.name, c.name), dir + "/status.json", dir + "/monitor.log", c.stdin};
         ::unlink(ms.status_path.c_str());

@@ -22,15 +22,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/container/container.hpp"
 #include "core/monitor/log_writer.hpp"
 #include "core/monitor/protocol.hpp"
-#include "core/oci/spec.hpp"
 #include "core/sys/clock.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/file.hpp"
 #include "core/sys/log.hpp"
 #include "core/sys/socket.hpp"
+#include "core/sys/spawn.hpp"
 
 namespace kiln::monitor {
 namespace {
@@ -88,6 +87,34 @@ void report_ready(int fd, const Json& j) {
     ::close(fd);
 }
 
+// kiln-runtime does the container work (create, start, delete), as runc does for conmon: the
+// monitor that stays for the container's life is then small. Its own errors go to a log of
+// their own (JSON lines), apart from the container's stderr; the last error is `*error`.
+int call_runtime(const Options& o, const std::vector<std::string>& args, int in, int out, int err, std::string* error) {
+    std::string log_path = o.status_path.substr(0, o.status_path.find_last_of('/') + 1) + "runtime.log";
+    ::unlink(log_path.c_str());
+    std::vector<std::string> argv = {o.runtime_binary, "--root", o.runtime_root, "--log", log_path, "--log-format", "json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    SpawnOptions so;
+    so.stdio_fds[0] = in;
+    so.stdio_fds[1] = out;
+    so.stdio_fds[2] = err;
+    int code = wait_child(spawn(argv, so));
+    if (code != 0 && error) {
+        std::string text = read_file_if_exists(log_path).value_or("");
+        std::size_t pos = 0;
+        while (pos < text.size()) {
+            std::size_t nl = text.find('\n', pos);
+            auto j = Json::parse(text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos), nullptr, false);
+            if (j.is_object() && j.value("level", "") == "error") *error = j.value("msg", "");
+            pos = nl == std::string::npos ? text.size() : nl + 1;
+        }
+        if (error->empty()) *error = "kiln-runtime " + args[0] + " exited with " + std::to_string(code);
+    }
+    ::unlink(log_path.c_str());
+    return code;
+}
+
 int exit_code_of(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -96,8 +123,8 @@ int exit_code_of(int status) {
 
 class Loop {
 public:
-    Loop(const Options& o, container::Runtime& rt, pid_t pid, std::string started_at)
-        : o_(o), rt_(rt), pid_(pid), started_at_(std::move(started_at)),
+    Loop(const Options& o, pid_t pid, std::string started_at)
+        : o_(o), pid_(pid), started_at_(std::move(started_at)),
           log_(o.log_path, o.log_max_size, o.log_max_files) {}
 
     Fd listener, out, err, master, stdin_w, signals;
@@ -117,7 +144,6 @@ private:
     void finish();
 
     const Options& o_;
-    container::Runtime& rt_;
     pid_t pid_;
     std::string started_at_;
     LogWriter log_;
@@ -351,11 +377,9 @@ void Loop::finish() {
     if (!status_) status_ = 255;
     // Remove the container (cgroups, runtime state) before the status says it ended: kilnd may
     // create it again under the same id as soon as it reads that.
-    try {
-        rt_.remove(o_.id, true);
-    } catch (const Error& e) {
-        log::error("removing container " + o_.id + ": " + e.what());
-    }
+    std::string error;
+    if (call_runtime(o_, {"delete", "--force", o_.id}, -1, -1, -1, &error) != 0)
+        log::error("removing container " + o_.id + ": " + error);
     Json status{{"id", o_.id}, {"pid", pid_}, {"exit_code", *status_}, {"started_at", started_at_},
                 {"finished_at", finished_at_.empty() ? rfc3339_now() : finished_at_}};
     try {
@@ -383,6 +407,8 @@ void Loop::finish() {
 }  // namespace
 
 int run(const Options& o) {
+    // A subreaper: the container's init, started by kiln-runtime, becomes our child when
+    // kiln-runtime exits.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     ::signal(SIGPIPE, SIG_IGN);
     sigset_t set;
@@ -392,70 +418,66 @@ int run(const Options& o) {
 
     Fd ready(o.ready_fd);
     ::fcntl(o.ready_fd, F_SETFD, FD_CLOEXEC);
-    std::optional<container::Runtime> rt;
-    Fd listener;
-    bool terminal = false;
+    Fd listener, console;
+    std::string console_path = o.socket_path + ".console";
+    struct RemoveConsole {
+        const std::string& path;
+        ~RemoveConsole() { ::unlink(path.c_str()); }
+    } remove_console{console_path};
     Pipe out, err, in;
-    Fd console_ours, console_theirs;
     bool created_ok = false;
     try {
-        oci::Spec spec = oci::parse_spec(read_file(o.bundle + "/config.json"));
-        terminal = spec.process && spec.process->terminal;
+        Json config = Json::parse(read_file(o.bundle + "/config.json"), nullptr, false);
+        if (!config.is_object()) invalid(o.bundle + "/config.json: not a JSON object");
+        bool terminal = config.value("/process/terminal"_json_pointer, false);
         listener = listen_on(o.socket_path);
-        rt.emplace(o.runtime_root);
-        container::CreateOptions opts;
-        opts.id = o.id;
-        opts.bundle = o.bundle;
-        opts.start = true;
         Fd devnull = open_file("/dev/null", O_RDWR | O_CLOEXEC);
-        // The container's stdio is ours at the moment of create: point 0, 1 and 2 at its ends
-        // for that call, and back at /dev/null and our diagnostics after.
-        Fd diag(::fcntl(2, F_DUPFD_CLOEXEC, 3));
+        std::string pid_file = o.status_path.substr(0, o.status_path.find_last_of('/') + 1) + "init.pid";
+        std::vector<std::string> args = {"run", "--detach", "--bundle", o.bundle, "--pid-file", pid_file};
+        int stdio[3] = {devnull.get(), devnull.get(), devnull.get()};
         if (terminal) {
-            int sv[2];
-            if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) throw_sys("socketpair", "console");
-            console_ours.reset(sv[0]);
-            console_theirs.reset(sv[1]);
-            opts.console_fd = console_theirs.get();
-            ::dup2(devnull.get(), 0);
-            ::dup2(devnull.get(), 1);
-            ::dup2(devnull.get(), 2);
+            console = listen_on(console_path);
+            args.push_back("--console-socket");
+            args.push_back(console_path);
         } else {
             out = make_pipe();
             err = make_pipe();
             if (o.stdin_open) in = make_pipe();
-            ::dup2(o.stdin_open ? in.read.get() : devnull.get(), 0);
-            ::dup2(out.write.get(), 1);
-            ::dup2(err.write.get(), 2);
+            stdio[0] = o.stdin_open ? in.read.get() : devnull.get();
+            stdio[1] = out.write.get();
+            stdio[2] = err.write.get();
         }
-        container::Runtime::Created created;
-        try {
-            created = rt->create(opts);
-        } catch (...) {
-            ::dup2(devnull.get(), 0);
-            ::dup2(diag.get(), 1);
-            ::dup2(diag.get(), 2);
-            throw;
-        }
+        args.push_back(o.id);
+        std::string error;
+        if (call_runtime(o, args, stdio[0], stdio[1], stdio[2], &error) != 0)
+            throw Error(Errc::failed_precondition, error);
         created_ok = true;
-        ::dup2(devnull.get(), 0);
-        ::dup2(diag.get(), 1);
-        ::dup2(diag.get(), 2);
         out.write.reset();
         err.write.reset();
         in.read.reset();
-        console_theirs.reset();
+        pid_t pid = 0;
+        try {
+            pid = std::stoi(read_file(pid_file));
+        } catch (const std::invalid_argument&) {
+            throw Error(Errc::internal, pid_file + ": not a pid");
+        }
+        ::unlink(pid_file.c_str());
         std::string started_at = rfc3339_now();
 
-        Loop loop(o, *rt, created.pid, started_at);
+        Loop loop(o, pid, started_at);
         if (terminal) {
+            // kiln-runtime connected and sent the master before it returned: it waits in the backlog.
+            set_nonblock(console.get());
+            Fd conn(::accept4(console.get(), nullptr, nullptr, SOCK_CLOEXEC));
+            if (!conn) throw_sys("accept", console_path);
             char name[64];
             size_t got = 0;
-            int m = recv_fd(console_ours.get(), name, sizeof name, &got);
+            int m = recv_fd(conn.get(), name, sizeof name, &got);
             if (m < 0) throw_sys(-m, "receive the pty master");
             loop.master.reset(m);
             set_nonblock(m);
         }
+        console.reset();
         loop.listener = std::move(listener);
         loop.out = std::move(out.read);
         loop.err = std::move(err.read);
@@ -463,7 +485,7 @@ int run(const Options& o) {
         if (loop.stdin_w) set_nonblock(loop.stdin_w.get());
         loop.signals.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
         if (!loop.signals) throw_sys("signalfd");
-        report_ready(ready.release(), Json{{"pid", created.pid}, {"started_at", started_at}});
+        report_ready(ready.release(), Json{{"pid", pid}, {"started_at", started_at}});
         loop.run();
         return 0;
     } catch (const std::exception& e) {
@@ -471,11 +493,9 @@ int run(const Options& o) {
         std::string code(ke ? errc_name(ke->code()) : "internal");
         log::error(e.what());
         if (created_ok) {
-            try {
-                rt->remove(o.id, true);
-            } catch (const Error& e2) {
-                log::error(std::string("removing container ") + o.id + ": " + e2.what());
-            }
+            std::string error;
+            if (call_runtime(o, {"delete", "--force", o.id}, -1, -1, -1, &error) != 0)
+                log::error("removing container " + o.id + ": " + error);
         }
         if (ready) report_ready(ready.release(), Json{{"error", e.what()}, {"code", code}});
         if (listener) ::unlink(o.socket_path.c_str());

@@ -1,6 +1,7 @@
-// kiln-monitor's work: create one container through the container layer, hold its stdio (log
-// file, attach clients on a unix socket), reap it, and record how it ended. One process per
-// container, single-threaded, a poll loop; it outlives kilnd, which adopts it again on restart.
+// kiln-monitor's work: have kiln-runtime create and start one container, hold its stdio (log
+// file, attach clients on a unix socket), reap it (a subreaper, like conmon), have it deleted,
+// and record how it ended. One process per container, single-threaded, a poll loop, kept small;
+// it outlives kilnd, which adopts it again on restart.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,8 @@
 namespace kiln::monitor {
 
 struct Options {
-    std::string runtime_root;  // the container layer's state root (kilnd: <run-dir>/runtime)
+    std::string runtime_binary;  // kiln-runtime, which creates, starts and deletes the container
+    std::string runtime_root;    // its --root (kilnd: <run-dir>/runtime)
     std::string id;            // container id under that root
     std::string bundle;        // OCI bundle (config.json + rootfs) kilnd prepared
     std::string log_path;      // JSON-lines log

@@ -145,7 +145,7 @@ void expect_nothing_left(const std::string& dir, const std::string& cgroup_paren
     auto procs = sh("grep -l -F '/" + cgroup_parent + "/' /proc/[0-9]*/cgroup 2>/dev/null || true");
     EXPECT_EQ(procs.out, "") << "processes left in " << cgroup_parent;
     // The bracket keeps pgrep from matching the shell that runs it.
-    auto monitors = sh("pgrep -f -- 'kiln-monito[r] --runtime-root " + dir + "' || true");
+    auto monitors = sh("pgrep -f -- 'kiln-monito[r] .*--runtime-root " + dir + "' || true");
     EXPECT_EQ(monitors.out, "") << "monitors left";
 }
 
