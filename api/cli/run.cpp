@@ -140,8 +140,8 @@ void add_run(CLI::App& app, Context& ctx) {
         }
         // The output has ended with the container; kilnd records its exit a moment later.
         auto rec = ctx.client().call("GET", base);
-        for (int i = 0; i < 1000 && rec["containers"][0].value("state", "") == "running"; ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        for (int i = 0; i < 5000 && rec["containers"][0].value("state", "") == "running"; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
             rec = ctx.client().call("GET", base);
         }
         // The pod's container has exited (or attach ended): its code is ours.

@@ -442,14 +442,7 @@ void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& c
         status.finished_at = st.value("finished_at", rfc3339_now());
         status.state = (*status.exit_code == 0 || requested) ? State::stopped : State::failed;
     } else {
-        // The monitor died without a word (killed): make sure nothing of the container is left.
-        // kilnd never forks: kiln-runtime is spawned for this.
-        try {
-            wait_child(spawn({paths_.runtime_binary, "--root", paths_.runtime_root(), "delete", "--force",
-                              runtime_id(pod.rec.spec.name, container)}));
-        } catch (const Error& e) {
-            log::error(e.what());
-        }
+        // The monitor died without a word (killed).
         status.exit_code = 255;
         status.finished_at = rfc3339_now();
         status.state = State::failed;
@@ -463,6 +456,15 @@ void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& c
     if (persist) save(pod);
     ::unlink((dir + "/status.json").c_str());
     ::unlink(monitor_socket(pod.rec.spec.name, container).c_str());
+    // What is left of the container (its cgroups, kiln-runtime's state, any process that
+    // outlived init) goes now, before a restart reuses its id. kilnd never forks: kiln-runtime
+    // is spawned for this.
+    try {
+        wait_child(spawn({paths_.runtime_binary, "--root", paths_.runtime_root(), "delete", "--force",
+                          runtime_id(pod.rec.spec.name, container)}));
+    } catch (const Error& e) {
+        log::error(e.what());
+    }
     if (container != kSandbox)
         events_.publish("container.exited", pod.rec.spec.name, container, {{"exitCode", *status.exit_code}});
 }

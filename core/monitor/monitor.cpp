@@ -375,11 +375,8 @@ void Loop::run() {
 void Loop::finish() {
     log_.flush();
     if (!status_) status_ = 255;
-    // Remove the container (cgroups, runtime state) before the status says it ended: kilnd may
-    // create it again under the same id as soon as it reads that.
-    std::string error;
-    if (call_runtime(o_, {"delete", "--force", o_.id}, -1, -1, -1, &error) != 0)
-        log::error("removing container " + o_.id + ": " + error);
+    // The container's remains (cgroups, runtime state) are kilnd's to delete once it has read
+    // the status: that keeps kiln-runtime's exec off the path from the exit to its report.
     Json status{{"id", o_.id}, {"pid", pid_}, {"exit_code", *status_}, {"started_at", started_at_},
                 {"finished_at", finished_at_.empty() ? rfc3339_now() : finished_at_}};
     try {
