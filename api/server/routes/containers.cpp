@@ -146,10 +146,24 @@ void serve_logs(daemon::Daemon& d, const Target& t, const Request& req, StreamWr
     // Watched before anything is read, so that nothing written meanwhile goes unnoticed: the
     // log growing or rotating, and status.json, which the monitor writes once the container has
     // ended and its output is all in the log.
-    Fd notify;
+    // Closing an inotify instance waits out an RCU grace period (10 ms here): it is closed off
+    // the response's path, and not made at all for a container that has already ended.
+    struct Notify {
+        int fd = -1;
+        ~Notify() {
+            if (fd >= 0) std::thread([fd = fd] { ::close(fd); }).detach();
+        }
+    } notify;
     if (follow) {
-        notify.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-        if (notify) ::inotify_add_watch(notify.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE);
+        auto c = d.pods().container(t.pod, t.container);
+        auto pod = d.pods().get(t.pod);
+        bool ended = c.state != daemon::State::running &&
+                     !(pod.want_running && pod.spec.restart_policy.kind != daemon::RestartPolicy::Kind::never);
+        if (!ended) {
+            notify.fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+            if (notify.fd >= 0)
+                ::inotify_add_watch(notify.fd, dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE);
+        }
     }
     std::vector<std::string> lines;
     auto files = log_files(path);
@@ -234,11 +248,11 @@ void serve_logs(daemon::Daemon& d, const Target& t, const Request& req, StreamWr
             last_pass = true;  // one more read: the last lines came before the status
             continue;
         }
-        struct pollfd p{notify.get(), POLLIN, 0};
+        struct pollfd p{notify.fd, POLLIN, 0};
         if (::poll(&p, 1, 1000) > 0) {
             alignas(struct inotify_event) char buf[4096];
             ssize_t n;
-            while ((n = ::read(notify.get(), buf, sizeof buf)) > 0) {
+            while ((n = ::read(notify.fd, buf, sizeof buf)) > 0) {
                 for (char* e = buf; e < buf + n;) {
                     auto* ev = reinterpret_cast<struct inotify_event*>(e);
                     if (ev->len && std::string_view(ev->name) == "status.json") status_seen = true;
