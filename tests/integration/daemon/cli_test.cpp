@@ -87,3 +87,36 @@ TEST(Cli, ConnectionErrorIsOneLine) {
 
 }  // namespace
 }  // namespace kiln::testing
+
+namespace kiln::testing {
+namespace {
+
+TEST(Cli, BadArgumentsAreOneLineErrorsNamingTheFlag) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    auto one_line = [](const Result& r) { return std::count(r.err.begin(), r.err.end(), '\n') == 1; };
+    auto memory = k.cli({"run", "--memory", "lots", "busybox", "true"});
+    EXPECT_NE(memory.code, 0);
+    EXPECT_NE(memory.err.find("--memory"), std::string::npos) << memory.err;
+    EXPECT_TRUE(one_line(memory)) << memory.err;
+    auto volume = k.cli({"run", "-v", "nocolon", "busybox", "true"});
+    EXPECT_NE(volume.code, 0);
+    EXPECT_NE(volume.err.find("--volume"), std::string::npos) << volume.err;
+    auto no_image = k.cli({"run"});
+    EXPECT_NE(no_image.code, 0);
+    EXPECT_NE(no_image.err.find("image"), std::string::npos) << no_image.err;
+    auto verb = k.cli({"frobnicate"});
+    EXPECT_NE(verb.code, 0);
+    EXPECT_TRUE(one_line(verb)) << verb.err;
+    auto bad_name = k.cli({"run", "--name", "Not_A_Label", "busybox", "true"});
+    EXPECT_NE(bad_name.code, 0);
+    EXPECT_NE(bad_name.err.find("name"), std::string::npos) << bad_name.err;
+    auto missing = k.cli({"run", "--rm", "nosuchimage", "true"});
+    EXPECT_NE(missing.code, 0);
+    EXPECT_NE(missing.err.find("nosuchimage"), std::string::npos) << missing.err;
+    EXPECT_EQ(k.client().call("GET", "/v1/pods").size(), 0u) << "no pod was left by a failed run";
+}
+
+}  // namespace
+}  // namespace kiln::testing
