@@ -64,6 +64,8 @@ int interactive(api::WebSocketClient& ws, bool tty, bool send_stdin) {
         if (msg->text) {
             auto j = nlohmann::json::parse(msg->data, nullptr, false);
             if (j.contains("exit_code")) {
+                // With "error" beside it, the command never ran: kiln says why.
+                if (j.contains("error")) std::cerr << "kiln: " << j.value("error", "") << "\n";
                 code = j["exit_code"].get<int>();
                 got_exit = true;
                 break;

@@ -7,6 +7,8 @@
 #include <limits>
 #include <optional>
 
+#include "core/oci/json_fields.hpp"
+
 namespace kiln::daemon::detail {
 
 using json = nlohmann::json;
@@ -43,22 +45,8 @@ std::string shown(const json& value) {
     return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string type_name(const json& value) {
-    switch (value.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::object: return "an object";
-        case json::value_t::array: return "an array";
-        case json::value_t::string: return "a string";
-        case json::value_t::boolean: return "a boolean";
-        case json::value_t::number_integer:
-        case json::value_t::number_unsigned: return "an integer";
-        case json::value_t::number_float: return "a fractional number";
-        default: return "an unsupported value";
-    }
-}
-
 void wrong_type(const json& value, const std::string& path, const std::string& expected) {
-    fail(path, "expected " + expected + ", got " + type_name(value));
+    fail(path, "expected " + expected + ", got " + oci::detail::json_type_name(value));
 }
 
 ObjectReader::ObjectReader(const json& value, std::string path, std::initializer_list<const char*> known)

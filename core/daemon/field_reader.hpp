@@ -37,8 +37,6 @@ std::string index_path(const std::string& path, std::size_t index);
 
 // A value as it reads in a message: strings in JSON quotes, the rest as JSON.
 std::string shown(const nlohmann::json& value);
-// "a string", "an integer", ...
-std::string type_name(const nlohmann::json& value);
 [[noreturn]] void wrong_type(const nlohmann::json& value, const std::string& path,
                              const std::string& expected);
 

@@ -1,7 +1,7 @@
 // kiln-monitor's work: have kiln-runtime create and start one container, hold its stdio (log
 // file, attach clients on a unix socket), reap it (a subreaper, like conmon), and record how it
-// ended; kilnd then deletes what is left of it. One process per container, single-threaded, a poll loop, kept small;
-// it outlives kilnd, which adopts it again on restart.
+// ended; kilnd then deletes what is left of it. One process per container, single-threaded, a
+// poll loop, kept small; it outlives kilnd, which adopts it again on restart.
 #pragma once
 
 #include <cstdint>

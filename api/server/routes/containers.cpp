@@ -584,10 +584,10 @@ void exec_websocket(daemon::Daemon& d, const Request& req, WebSocket& ws) {
     int code = wait_child(s.pid);
     done = true;
     input.join();
+    json last{{"exit_code", code}};
     if (code != 0)
-        if (std::string error = file.runtime_error(); !error.empty())
-            ws.send_text(json{{"error", "exec: " + error}}.dump());
-    ws.send_text(json{{"exit_code", code}}.dump());
+        if (std::string error = file.runtime_error(); !error.empty()) last["error"] = "exec: " + error;
+    ws.send_text(last.dump());
     ws.close();
 }
 

@@ -16,21 +16,10 @@ TEST(Attach, StdinInOutputOutExitCodeAtTheEnd) {
     k.client().call("POST", "/v1/pods", pod);
     auto ws = k.client().websocket("/v1/pods/talk/containers/main/attach?stdin=true");
     ws->send_binary("hello\n");
-    std::string out, err;
-    int code = -1;
-    while (!ws->closed()) {
-        auto m = ws->receive(std::chrono::seconds(20));
-        if (!m) break;
-        if (m->text) {
-            auto j = json::parse(m->data);
-            if (j.contains("exit_code")) {
-                code = j["exit_code"];
-                break;
-            }
-        } else if (!m->data.empty()) {
-            (m->data[0] == 2 ? err : out) += m->data.substr(1);
-        }
-    }
+    auto session = read_session(*ws);
+    const std::string& out = session.out;
+    const std::string& err = session.err;
+    int code = session.exit_code;
     EXPECT_EQ(code, 6);
     EXPECT_NE(out.find("got:hello"), std::string::npos) << out;
     EXPECT_EQ(err, "bye\n");

@@ -131,6 +131,24 @@ std::string Kilnd::logs(const std::string& pod, const std::string& container) {
     return r.body;
 }
 
+WebSocketSession read_session(api::WebSocketClient& ws) {
+    WebSocketSession s;
+    while (!ws.closed()) {
+        auto m = ws.receive(std::chrono::seconds(20));
+        if (!m) break;
+        if (m->text) {
+            auto j = nlohmann::json::parse(m->data);
+            if (j.contains("exit_code")) {
+                s.exit_code = j["exit_code"];
+                break;
+            }
+        } else if (!m->data.empty()) {
+            (m->data[0] == 2 ? s.err : s.out) += m->data.substr(1);
+        }
+    }
+    return s;
+}
+
 nlohmann::json simple_pod(const std::string& name, const std::vector<std::string>& args) {
     return {{"name", name},
             {"networks", {"none"}},

@@ -61,6 +61,14 @@ private:
     std::unique_ptr<api::Client> client_;
 };
 
+// What an exec or attach WebSocket delivered until its exit-code message (or 20 s of silence):
+// stdout and stderr from the stream byte of each binary frame, and the code (-1 if none came).
+struct WebSocketSession {
+    std::string out, err;
+    int exit_code = -1;
+};
+WebSocketSession read_session(api::WebSocketClient& ws);
+
 // A pod of one container running `args` from image busybox.
 nlohmann::json simple_pod(const std::string& name, const std::vector<std::string>& args);
 

@@ -55,21 +55,9 @@ TEST(Exec, WebSocketWithTerminal) {
     auto ws = k.client().websocket("/v1/pods/tty/containers/main/exec");
     ws->send_text(json{{"command", {"sh", "-c", "tty; read line; echo got:$line; exit 4"}}, {"tty", true}}.dump());
     ws->send_binary("hello\r");
-    std::string out;
-    int code = -1;
-    while (!ws->closed()) {
-        auto m = ws->receive(std::chrono::seconds(20));
-        if (!m) break;
-        if (m->text) {
-            auto j = json::parse(m->data);
-            if (j.contains("exit_code")) {
-                code = j["exit_code"];
-                break;
-            }
-        } else if (!m->data.empty()) {
-            out += m->data.substr(1);
-        }
-    }
+    auto session = read_session(*ws);
+    const std::string& out = session.out;  // a terminal has one stream
+    int code = session.exit_code;
     EXPECT_EQ(code, 4);
     EXPECT_NE(out.find("/dev/pts/"), std::string::npos) << out;
     EXPECT_NE(out.find("got:hello"), std::string::npos) << out;
