@@ -5,9 +5,10 @@ conmon (podman) and an idle containerd, measured in one invocation.
 A kilnd of our own (every path in a temp dir, its own cgroup parent; see kilnd_run.py) imports
 the busybox image and is measured idle; then 200 detached pods are created with
 `kiln run -d --name bench-N --network none busybox sleep 100000` (8 at a time). Each pod is a
-kiln-pause sandbox and one container, each held by its own kiln-monitor, so 200 pods mean 400
-monitors. Once every pod is running and a few seconds have passed, the script reads, from /proc:
-kilnd's VmRSS and VmHWM (peak), and each monitor's and each sandbox's VmRSS, with Pss and private
+kiln-pause sandbox (two processes: the launcher kilnd starts, and the holder of the namespaces,
+its child) and one container held by its kiln-monitor. Once every pod is running and a few
+seconds have passed, the script reads, from /proc: kilnd's VmRSS and VmHWM (peak), and each
+monitor's and each sandbox process's VmRSS, with Pss and private
 memory from smaps_rollup (VmRSS counts every resident page a process maps, including pages of a
 binary or library shared with every other process that maps it; Pss divides each shared page
 among its sharers; private pages are the process's alone).
@@ -205,7 +206,7 @@ def main():
         kilnd_busy = memory(kilnd.proc.pid)
         kilnd_map = breakdown(kilnd.proc.pid) if args.breakdown else None
 
-        container_monitors, sandbox_monitors, pauses = [], [], []
+        container_monitors, launchers, pauses = [], [], []
         for p in pods:
             for c in p.get("containers", []):
                 if c.get("state") == "running" and c.get("monitorPid"):
@@ -213,7 +214,7 @@ def main():
             sb = p.get("sandbox") or {}
             if sb.get("state") == "running":
                 if sb.get("monitorPid"):
-                    sandbox_monitors.append(memory(sb["monitorPid"]))
+                    launchers.append(memory(sb["monitorPid"]))
                 if sb.get("pid"):
                     pauses.append(memory(sb["pid"]))
         first_monitor = next(c["monitorPid"] for p in pods for c in p.get("containers", []) if c.get("monitorPid"))
@@ -243,19 +244,19 @@ def main():
         scratch.cleanup()
 
     mib = lambda kib: f"{kib / 1024:.1f}"
-    mon_rss = summary([m["rss"] for m in container_monitors + sandbox_monitors])
+    mon_rss = summary([m["rss"] for m in container_monitors])
     con_rss = summary([m["rss"] for m in conmons])
     kilnd_ok = kilnd_busy["rss"] <= 20 * 1024
     mon_ok = mon_rss[1] <= con_rss[0]
     verdict = lambda ok: "met" if ok else "**not met**"
     cmd = "sudo bench/kilnd_rss.py " + " ".join(sys.argv[1:])
-    kiln_total_pss = kilnd_busy["pss"] + sum(m["pss"] for m in container_monitors + sandbox_monitors + pauses)
+    kiln_total_pss = kilnd_busy["pss"] + sum(m["pss"] for m in container_monitors + launchers + pauses)
 
     rows = [("kilnd, idle (image imported, no pod)", [kilnd_idle]),
             (f"kilnd, {len(pods)} pods", [kilnd_busy]),
             (f"kiln-monitor of a container (x{len(container_monitors)})", container_monitors),
-            (f"kiln-monitor of a sandbox (x{len(sandbox_monitors)})", sandbox_monitors),
-            (f"kiln-pause sandbox (x{len(pauses)})", pauses),
+            (f"kiln-pause launcher of a sandbox (x{len(launchers)})", launchers),
+            (f"kiln-pause holder of a sandbox (x{len(pauses)})", pauses),
             (f"conmon (x{len(conmons)}, podman)", conmons)]
     if containerd:
         rows.append(("containerd, idle", [containerd]))
@@ -280,12 +281,12 @@ def main():
               f"{mib(kilnd_busy['anon'])} MiB anonymous and {mib(kilnd_busy['file'])} MiB file-backed")
         print(f"- largest kiln-monitor VmRSS / median conmon VmRSS: **{mon_rss[1] / con_rss[0]:.2f}x** "
               f"({mib(mon_rss[1])} / {mib(con_rss[0])} MiB; target at most 1x): {verdict(mon_ok)}; median kiln-monitor "
-              f"Pss / conmon Pss {statistics.median(m['pss'] for m in container_monitors + sandbox_monitors) / statistics.median(m['pss'] for m in conmons):.2f}x, "
-              f"private {statistics.median(m['private'] for m in container_monitors + sandbox_monitors) / statistics.median(m['private'] for m in conmons):.2f}x")
+              f"Pss / conmon Pss {statistics.median(m['pss'] for m in container_monitors) / statistics.median(m['pss'] for m in conmons):.2f}x, "
+              f"private {statistics.median(m['private'] for m in container_monitors) / statistics.median(m['private'] for m in conmons):.2f}x")
         if containerd:
             print(f"- kilnd with {len(pods)} pods / idle containerd, VmRSS: {kilnd_busy['rss'] / containerd['rss']:.2f}x")
-        print(f"- everything kiln runs for the {len(pods)} pods (kilnd, {len(container_monitors) + len(sandbox_monitors)} "
-              f"monitors, {len(pauses)} sandboxes), Pss summed: {mib(kiln_total_pss)} MiB, "
+        print(f"- everything kiln runs for the {len(pods)} pods (kilnd, {len(container_monitors)} "
+              f"monitors, {len(pauses)} sandboxes of two processes), Pss summed: {mib(kiln_total_pss)} MiB, "
               f"{kiln_total_pss / max(1, len(pods)):.0f} KiB a pod")
         if args.breakdown:
             for label, (top, total) in (("kilnd", kilnd_map), ("a kiln-monitor", monitor_map), ("conmon", conmon_map)):

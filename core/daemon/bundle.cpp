@@ -1,4 +1,4 @@
-// OCI configs for a pod's sandbox and its app containers.
+// OCI configs for a pod's app containers.
 #include "core/daemon/bundle.hpp"
 
 #include <fcntl.h>
@@ -30,8 +30,6 @@ const std::vector<std::string>& default_capabilities() {
 }
 
 std::string ns_path(pid_t pid, const char* ns) { return "/proc/" + std::to_string(pid) + "/ns/" + ns; }
-
-bool host_network(const PodSpec& pod) { return pod.networks.size() == 1 && pod.networks[0] == "host"; }
 
 // Reads a file of the image, resolving every link inside the rootfs: an image's /etc/passwd may
 // be a symlink, and it must not lead kilnd to a host file.
@@ -130,39 +128,6 @@ std::pair<uid_t, gid_t> resolve_user(const std::string& user, const std::string&
     return {static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
 }
 
-json sandbox_config(const SandboxParams& p) {
-    const PodSpec& pod = *p.pod;
-    json ns = json::array({{{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}, {{"type", "cgroup"}}});
-    if (!host_network(pod)) ns.push_back({{"type", "network"}});
-    if (pod.share_pid) ns.push_back({{"type", "pid"}});
-    json mounts = json::array({
-        {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}, {"options", {"nosuid", "noexec", "nodev"}}},
-        {{"destination", "/pause"}, {"type", "bind"}, {"source", p.pause_binary}, {"options", {"bind", "ro", "nosuid", "nodev"}}},
-    });
-    json caps = json::array();
-    return {
-        {"ociVersion", oci::kSpecVersion},
-        {"process",
-         {{"terminal", false},
-          {"user", {{"uid", 0}, {"gid", 0}}},
-          {"args", {"/pause"}},
-          {"env", {kDefaultPath}},
-          {"cwd", "/"},
-          {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-          {"noNewPrivileges", true}}},
-        {"root", {{"path", p.rootfs}, {"readonly", true}}},
-        {"hostname", pod.hostname.empty() ? pod.name : pod.hostname},
-        {"mounts", mounts},
-        {"annotations", {{"io.kiln.pod", pod.name}, {"io.kiln.role", "sandbox"}}},
-        {"linux",
-         {{"namespaces", ns},
-          {"cgroupsPath", p.cgroups_path},
-          {"resources", {{"devices", {{{"allow", false}, {"access", "rwm"}}}}}},
-          {"maskedPaths", oci::default_masked_paths()},
-          {"readonlyPaths", oci::default_readonly_paths()}}},
-    };
-}
-
 json container_config(const ContainerParams& p) {
     const PodSpec& pod = *p.pod;
     const ContainerSpec& c = *p.container;
@@ -217,7 +182,7 @@ json container_config(const ContainerParams& p) {
     json ns = json::array({{{"type", "mount"}}, {{"type", "cgroup"}},
                            {{"type", "ipc"}, {"path", ns_path(p.sandbox_pid, "ipc")}},
                            {{"type", "uts"}, {"path", ns_path(p.sandbox_pid, "uts")}}});
-    if (!host_network(pod)) ns.push_back({{"type", "network"}, {"path", ns_path(p.sandbox_pid, "net")}});
+    if (!pod.host_network()) ns.push_back({{"type", "network"}, {"path", ns_path(p.sandbox_pid, "net")}});
     if (pod.share_pid) ns.push_back({{"type", "pid"}, {"path", ns_path(p.sandbox_pid, "pid")}});
     else ns.push_back({{"type", "pid"}});
 

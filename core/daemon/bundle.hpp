@@ -1,6 +1,5 @@
-// The OCI configs kilnd hands to kiln-monitor: one for a pod's sandbox (the process that holds the
-// shared namespaces) and one per app container (image defaults + the pod's request, joining the
-// sandbox's namespaces by path).
+// The OCI config kilnd hands to an app container's kiln-monitor: image defaults + the pod's
+// request, joining the namespaces of the pod's sandbox by path.
 #pragma once
 
 #include <sys/types.h>
@@ -20,13 +19,6 @@ struct ImageDefaults {
     std::string working_dir, user, stop_signal;
 };
 
-struct SandboxParams {
-    const PodSpec* pod = nullptr;
-    std::string rootfs;        // an empty read-only dir holding the mount point /pause
-    std::string pause_binary;  // host path of kiln-pause, bound read-only at /pause
-    std::string cgroups_path;  // absolute, e.g. /kiln/web/_sandbox
-};
-
 struct ContainerParams {
     const PodSpec* pod = nullptr;
     const ContainerSpec* container = nullptr;
@@ -38,7 +30,6 @@ struct ContainerParams {
     std::vector<std::pair<std::string, std::string>> volume_dirs;
 };
 
-nlohmann::json sandbox_config(const SandboxParams& p);
 nlohmann::json container_config(const ContainerParams& p);
 
 // process.args from the image's Entrypoint/Cmd and the request's command/args, Docker's rule:

@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <dirent.h>
 
 #include "core/daemon/monitor_client.hpp"
+#include "core/daemon/sandbox.hpp"
 #include "core/image/store.hpp"
 #include "core/oci/names.hpp"
 #include "core/sys/clock.hpp"
@@ -367,20 +369,16 @@ void PodManager::start_locked(Pod& pod) {
 
 void PodManager::start_sandbox(Pod& pod) {
     const std::string& name = pod.rec.spec.name;
-    std::string dir = paths_.pod(name) + "/sandbox";
-    mkdir_all(dir + "/rootfs", 0755);
-    if (!path_exists(dir + "/rootfs/pause")) write_file(dir + "/rootfs/pause", "", 0755);
-    SandboxParams sp{&pod.rec.spec, dir + "/rootfs", paths_.pause_binary, cgroup_path(name, kSandbox)};
-    atomic_write(dir + "/config.json", sandbox_config(sp).dump(), false, 0600);
-    std::string id = runtime_id(name, kSandbox);
-    MonitorSpawn ms{paths_.monitor_binary, paths_.runtime_binary, paths_.runtime_root(), id, dir, dir + "/log.json",
-                    config_.container_logs.max_size, config_.container_logs.max_files, monitor_socket(name, kSandbox),
-                    dir + "/status.json", dir + "/monitor.log", false};
-    ::unlink(ms.status_path.c_str());
-    auto started = spawn_monitor(ms);
-    mark_running(pod.rec.sandbox, started);
+    std::string root = paths_.pod(name) + "/sandbox";
+    mkdir_all(root, 0755);
+    auto started = daemon::start_sandbox({&pod.rec.spec, paths_.pause_binary, root, cgroup_path(name, kSandbox)});
+    // kiln-pause's launcher stands where a container's monitor does.
+    mark_running(pod.rec.sandbox, {.monitor_pid = started.launcher_pid,
+                                   .monitor_start_time = started.launcher_start_time,
+                                   .pid = started.pid,
+                                   .started_at = started.started_at});
     save(pod);
-    watch(name, kSandbox, started.monitor_pid, started.monitor_start_time);
+    watch(name, kSandbox, started.launcher_pid, started.launcher_start_time);
 }
 
 void PodManager::start_container(Pod& pod, std::size_t index) {
@@ -432,8 +430,17 @@ void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& c
     if (!status.monitor_pid) return;
     int wstatus;
     ::waitpid(status.monitor_pid, &wstatus, WNOHANG);  // ours to reap unless adopted
-    std::string dir = container == kSandbox ? paths_.pod(pod.rec.spec.name) + "/sandbox"
-                                            : paths_.pod(pod.rec.spec.name) + "/containers/" + container;
+    if (container == kSandbox) {
+        // Nothing records how a sandbox ended: it ends when it is killed.
+        bool requested = !pod.rec.want_running || status.state == State::stopping;
+        status.state = requested ? State::stopped : State::failed;
+        status.finished_at = rfc3339_now();
+        status.pid = status.monitor_pid = 0;
+        status.monitor_start_time = 0;
+        if (persist) save(pod);
+        return;
+    }
+    std::string dir = paths_.pod(pod.rec.spec.name) + "/containers/" + container;
     auto text = read_file_if_exists(dir + "/status.json");
     json st = text ? json::parse(*text, nullptr, false) : json();
     bool requested = !pod.rec.want_running || status.state == State::stopping;
@@ -465,14 +472,21 @@ void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& c
     } catch (const Error& e) {
         log::error(e.what());
     }
-    if (container != kSandbox)
-        events_.publish("container.exited", pod.rec.spec.name, container, {{"exitCode", *status.exit_code}});
+    events_.publish("container.exited", pod.rec.spec.name, container, {{"exitCode", *status.exit_code}});
 }
 
 void PodManager::stop_one(Pod& pod, ContainerStatus& status, const std::string& container, int signal, double grace) {
     if (!status.monitor_pid) return;
     Fd pidfd = open_process(status.monitor_pid, status.monitor_start_time);
-    if (pidfd) {
+    if (pidfd && container == kSandbox) {
+        // kiln-pause's launcher kills the holder on SIGTERM, reaps it and exits.
+        status.state = State::stopping;
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGTERM, nullptr, 0);
+        if (!wait_pidfd_exit(pidfd.get(), kKillWaitMs)) {
+            ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+            wait_pidfd_exit(pidfd.get(), kKillWaitMs);
+        }
+    } else if (pidfd) {
         status.state = State::stopping;
         try {
             monitor_request(monitor_socket(pod.rec.spec.name, container), {{"op", "signal"}, {"signal", signal}});
@@ -732,7 +746,16 @@ void PodManager::recover() {
             }
             watch(name, s.name, s.monitor_pid, s.monitor_start_time);
         };
-        adopt(pod->rec.sandbox);
+        ContainerStatus& sb = pod->rec.sandbox;
+        if (!sb.monitor_pid) {
+            if (auto found = find_sandbox(cgroup_path(name, kSandbox))) {
+                mark_running(sb, {.monitor_pid = found->launcher_pid, .monitor_start_time = found->launcher_start_time,
+                                  .pid = found->pid, .started_at = found->started_at});
+                log::info("adopted the unrecorded sandbox of " + name);
+                save(*pod);
+            }
+        }
+        if (sb.monitor_pid) watch(name, kSandbox, sb.monitor_pid, sb.monitor_start_time);
         for (auto& c : pod->rec.containers) adopt(c);
     }
 }

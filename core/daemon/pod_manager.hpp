@@ -1,4 +1,5 @@
-// Pods: their records on disk, their sandboxes and containers (each run by a kiln-monitor),
+// Pods: their records on disk, their sandboxes (kiln-pause) and containers (each run by a
+// kiln-monitor),
 // restart policies, stop and delete, and adoption of running pods when kilnd starts again.
 #pragma once
 

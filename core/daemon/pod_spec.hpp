@@ -87,6 +87,9 @@ struct PodSpec {
 
     // Field by field: how a reload tells a changed pod from an unchanged one.
     bool operator==(const PodSpec&) const = default;
+
+    // networks: ["host"]: the pod keeps the host's network namespace.
+    bool host_network() const { return networks.size() == 1 && networks[0] == "host"; }
 };
 
 // Parses and validates a pod from JSON. Throws kiln::Error(invalid_argument) whose message starts

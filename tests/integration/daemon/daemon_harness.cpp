@@ -160,7 +160,9 @@ void expect_nothing_left(const std::string& dir, const std::string& cgroup_paren
     EXPECT_EQ(mounts.out, "") << "mounts left under " << dir;
     auto cgroups = sh("ls -d /sys/fs/cgroup/*/" + cgroup_parent + " /sys/fs/cgroup/" + cgroup_parent + " 2>/dev/null || true");
     EXPECT_EQ(cgroups.out, "") << "cgroups left";
-    auto procs = sh("grep -l -F '/" + cgroup_parent + "/' /proc/[0-9]*/cgroup 2>/dev/null || true");
+    // Live ones: a zombie holds nothing but its pid, and is its parent's (or init's) to reap.
+    auto procs = sh("for f in $(grep -l -F '/" + cgroup_parent + "/' /proc/[0-9]*/cgroup 2>/dev/null); do "
+                    "d=${f%/cgroup}; [ \"$(awk '{print $3}' $d/stat 2>/dev/null)\" = Z ] || echo $f; done");
     EXPECT_EQ(procs.out, "") << "processes left in " << cgroup_parent;
     // The bracket keeps pgrep from matching the shell that runs it.
     auto monitors = sh("pgrep -f -- 'kiln-monito[r] .*--runtime-root " + dir + "' || true");
