@@ -142,11 +142,11 @@ std::vector<std::string> Cgroup::create(std::optional<Version> only) {
                 if (part.empty()) continue;
                 std::string parent = cur;
                 cur += "/" + part;
-                if (::mkdir(cur.c_str(), 0755) < 0) {
-                    if (errno == EEXIST) continue;
-                    throw_sys("mkdir", cur);
-                }
-                made.push_back(cur);
+                if (::mkdir(cur.c_str(), 0755) == 0) made.push_back(cur);
+                else if (errno != EEXIST) throw_sys("mkdir", cur);
+                // Also when it exists: whoever made it at the same moment (a parent shared by
+                // pods created side by side) may not have filled it yet, and a task cannot join
+                // an empty cpuset.
                 if (h.version == Version::v1 && h.has("cpuset")) cpuset::init_v1(parent, cur);
             }
         }
