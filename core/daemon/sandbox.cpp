@@ -52,7 +52,7 @@ SandboxStarted start_sandbox(const SandboxParams& p) {
     if (::pipe2(pipe_fds, O_CLOEXEC) < 0) throw_sys("pipe2", "kiln-pause's report");
     Fd report(pipe_fds[0]), report_w(pipe_fds[1]);
 
-    std::vector<std::string> argv{p.pause_binary, "--root", p.root, "--hostname", pod.hostname.empty() ? pod.name : pod.hostname};
+    std::vector<std::string> argv{p.pause_binary, "--report-fd", std::to_string(kReportFd), "--root", p.root, "--hostname", pod.hostname.empty() ? pod.name : pod.hostname};
     if (!pod.host_network()) argv.emplace_back("--net");
     if (pod.share_pid) argv.emplace_back("--pid");
     SpawnOptions so;

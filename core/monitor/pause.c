@@ -3,17 +3,17 @@
  * kilnd starts it directly (no monitor, no runtime: it runs no image, so there is nothing to
  * build a container from) with
  *
- *   kiln-pause --root DIR [--net] [--pid] [--hostname NAME] [--domainname NAME]
+ *   kiln-pause --report-fd N --root DIR [--net] [--pid] [--hostname NAME] [--domainname NAME]
  *              [--cgroup-v2-fd N] [--cgroup-v1-fd N]...
  *
- * and fd 3 open for its report. It clones the holder into new ipc, uts and mount namespaces (and
+ * with fd N open for its report (a pipe kilnd reads). It clones the holder into new ipc, uts and mount namespaces (and
  * network and pid ones on request), placed at birth into the cgroup whose v2 directory is open
  * at --cgroup-v2-fd; the holder joins each v1 hierarchy by writing "0" to the `tasks` files open
  * at --cgroup-v1-fd, sets the host and domain names, brings the loopback interface up, and pivots
  * into an empty read-only tmpfs mounted on DIR (so that a container sharing the pid namespace
  * finds nothing of the host behind /proc/1/root). It then gives up every privilege: the uid and
  * gids of nobody, no capability in any set, no_new_privs, not dumpable. When the holder is set,
- * this process writes the holder's pid (as the caller's pid namespace numbers it) to fd 3 and
+ * this process writes the holder's pid (as the caller's pid namespace numbers it) to that fd and
  * closes it; on a failure it writes "error: <what failed>" there and exits 1, and the holder is
  * gone.
  *
@@ -46,7 +46,7 @@
 #include <unistd.h>
 #include <grp.h>
 
-#define REPORT_FD 3
+static int report_fd = -1; /* --report-fd */
 #define MAX_V1 32
 #define NOBODY 65534
 
@@ -109,6 +109,8 @@ static void parse(int argc, char** argv, struct options* o) {
             o->net = 1;
         } else if (!strcmp(a, "--pid")) {
             o->pid = 1;
+        } else if (v && !strcmp(a, "--report-fd")) {
+            ++i; /* read by main */
         } else if (v && !strcmp(a, "--root")) {
             o->root = argv[++i];
         } else if (v && !strcmp(a, "--hostname")) {
@@ -116,16 +118,16 @@ static void parse(int argc, char** argv, struct options* o) {
         } else if (v && !strcmp(a, "--domainname")) {
             o->domainname = argv[++i];
         } else if (v && !strcmp(a, "--cgroup-v2-fd")) {
-            if ((o->v2_fd = parse_fd(argv[++i])) < 0) fail(REPORT_FD, 0, "--cgroup-v2-fd %s: not an fd number", v);
+            if ((o->v2_fd = parse_fd(argv[++i])) < 0) fail(report_fd, 0, "--cgroup-v2-fd %s: not an fd number", v);
         } else if (v && !strcmp(a, "--cgroup-v1-fd")) {
-            if (o->n_v1 == MAX_V1) fail(REPORT_FD, 0, "more than %d --cgroup-v1-fd", MAX_V1);
+            if (o->n_v1 == MAX_V1) fail(report_fd, 0, "more than %d --cgroup-v1-fd", MAX_V1);
             if ((o->v1_fds[o->n_v1++] = parse_fd(argv[++i])) < 0)
-                fail(REPORT_FD, 0, "--cgroup-v1-fd %s: not an fd number", v);
+                fail(report_fd, 0, "--cgroup-v1-fd %s: not an fd number", v);
         } else {
-            fail(REPORT_FD, 0, "unknown argument %s", a);
+            fail(report_fd, 0, "unknown argument %s", a);
         }
     }
-    if (!o->root) fail(REPORT_FD, 0, "--root is required");
+    if (!o->root) fail(report_fd, 0, "--root is required");
 }
 
 static void loopback_up(int fd) {
@@ -177,7 +179,7 @@ static void holder(const struct options* o, int sync_fd) {
         close(o->v1_fds[i]);
     }
     if (o->v2_fd >= 0) close(o->v2_fd);
-    close(REPORT_FD);
+    close(report_fd);
     if (o->hostname && sethostname(o->hostname, strlen(o->hostname)) < 0) fail(sync_fd, errno, "sethostname %s", o->hostname);
     if (o->domainname && setdomainname(o->domainname, strlen(o->domainname)) < 0)
         fail(sync_fd, errno, "setdomainname %s", o->domainname);
@@ -202,15 +204,18 @@ static void holder(const struct options* o, int sync_fd) {
 }
 
 int main(int argc, char** argv) {
-    if (fcntl(REPORT_FD, F_GETFD) < 0) {
-        fprintf(stderr, "kiln-pause: fd %d (the report) is not open; kilnd starts this program\n", REPORT_FD);
+    for (int i = 1; i + 1 < argc; ++i)
+        if (!strcmp(argv[i], "--report-fd")) report_fd = parse_fd(argv[i + 1]);
+    if (report_fd < 0 || fcntl(report_fd, F_GETFD) < 0) {
+        fprintf(stderr, "kiln-pause: --report-fd must name an open fd; kilnd starts this program, "
+                        "see core/monitor/pause.c\n");
         return 2;
     }
     struct options o;
     parse(argc, argv, &o);
 
     int sync[2];
-    if (pipe2(sync, O_CLOEXEC) < 0) fail(REPORT_FD, errno, "pipe");
+    if (pipe2(sync, O_CLOEXEC) < 0) fail(report_fd, errno, "pipe");
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS;
@@ -222,7 +227,7 @@ int main(int argc, char** argv) {
     }
     args.exit_signal = SIGCHLD;
     long pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0) fail(REPORT_FD, errno, "clone3 (flags 0x%llx)", (unsigned long long)args.flags);
+    if (pid < 0) fail(report_fd, errno, "clone3 (flags 0x%llx)", (unsigned long long)args.flags);
     if (pid == 0) {
         close(sync[0]);
         holder(&o, sync[1]);
@@ -247,8 +252,8 @@ int main(int argc, char** argv) {
         sa.sa_handler = kill_holder;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
-        dprintf(REPORT_FD, "%ld\n", pid);
-        close(REPORT_FD);
+        dprintf(report_fd, "%ld\n", pid);
+        close(report_fd);
         for (;;) {
             pid_t r = waitpid((pid_t)pid, NULL, 0);
             if (r == (pid_t)pid || (r < 0 && errno != EINTR)) return 0;
@@ -256,8 +261,8 @@ int main(int argc, char** argv) {
     }
     kill((pid_t)pid, SIGKILL);
     waitpid((pid_t)pid, NULL, 0);
-    if (n == 0) fail(REPORT_FD, 0, "the sandbox process exited during its set-up");
-    ssize_t ignored = write(REPORT_FD, buf, n);
+    if (n == 0) fail(report_fd, 0, "the sandbox process exited during its set-up");
+    ssize_t ignored = write(report_fd, buf, n);
     (void)ignored;
     return 1;
 }

@@ -86,7 +86,7 @@ std::string live_pauses() {
 Result run_pause(const std::vector<std::string>& args) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0) return {};
-    std::vector<std::string> argv{kPause};
+    std::vector<std::string> argv{kPause, "--report-fd", "3"};
     argv.insert(argv.end(), args.begin(), args.end());
     SpawnOptions so;
     so.extra_fds.emplace_back(p[1], 3);
@@ -124,9 +124,13 @@ TEST(PodSandbox, AFailedSetUpIsReportedAndLeavesNoProcess) {
 }
 
 TEST(PodSandbox, WithoutItsReportFdItSaysWhoStartsIt) {
-    auto r = run({kPause, "--root", "/tmp"});
-    EXPECT_EQ(r.code, 2);
-    EXPECT_NE(r.err.find("fd 3"), std::string::npos) << r.err;
+    for (const auto& argv : {std::vector<std::string>{kPause, "--root", "/tmp"},
+                             std::vector<std::string>{kPause, "--report-fd", "x", "--root", "/tmp"},
+                             std::vector<std::string>{kPause, "--report-fd", "999", "--root", "/tmp"}}) {
+        auto r = run(argv);
+        EXPECT_EQ(r.code, 2) << argv[1];
+        EXPECT_NE(r.err.find("--report-fd must name an open fd"), std::string::npos) << r.err;
+    }
 }
 
 }  // namespace
