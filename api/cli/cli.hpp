@@ -34,6 +34,7 @@ void add_events(CLI::App& app, Context& ctx);
 void add_info(CLI::App& app, Context& ctx);
 void add_image(CLI::App& app, Context& ctx);
 void add_apply(CLI::App& app, Context& ctx);
+void add_pull(CLI::App& app, Context& ctx);
 
 // Prints rows as a table whose columns are as wide as their widest cell.
 void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     kiln::cli::add_info(app, ctx);
     kiln::cli::add_image(app, ctx);
     kiln::cli::add_apply(app, ctx);
+    kiln::cli::add_pull(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

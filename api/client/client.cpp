@@ -209,10 +209,20 @@ Client::Result Client::exchange(const std::string& method, const std::string& ta
 }
 
 void Client::stream(const std::string& target, const std::function<bool(std::string_view)>& on_data) {
-    http::request<http::empty_body> req{http::verb::get, target, 11};
+    stream("GET", target, std::nullopt, on_data);
+}
+
+void Client::stream(const std::string& method, const std::string& target, const std::optional<nlohmann::json>& body,
+                    const std::function<bool(std::string_view)>& on_data) {
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, "kilnd");
     req.set(http::field::user_agent, "kiln/" KILN_VERSION);
     req.keep_alive(true);
+    if (body) {
+        req.set(http::field::content_type, "application/json");
+        req.body() = body->dump();
+        req.prepare_payload();
+    }
 
     // A stream ends its connection, so it gets a fresh one: no retry logic needed.
     connection_.reset();
@@ -220,14 +230,14 @@ void Client::stream(const std::string& target, const std::function<bool(std::str
     error_code ec = c.run([&](auto handler) { http::async_write(c.socket, req, std::move(handler)); });
     if (ec) {
         auto dropped = std::move(connection_);
-        throw_io(c, ec, "send GET " + target);
+        throw_io(c, ec, "send " + method + " " + target);
     }
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     ec = c.run([&](auto handler) { http::async_read_header(c.socket, c.buffer, parser, std::move(handler)); });
     if (ec) {
         auto dropped = std::move(connection_);
-        throw_io(c, ec, "read the response to GET " + target);
+        throw_io(c, ec, "read the response to " + method + " " + target);
     }
     const int status = parser.get().result_int();
     const bool failed = status < 200 || status >= 300;
@@ -250,7 +260,7 @@ void Client::stream(const std::string& target, const std::function<bool(std::str
         }
         if (ec) {
             auto dropped = std::move(connection_);
-            throw_io(c, ec, "read the stream of GET " + target);
+            throw_io(c, ec, "read the stream of " + method + " " + target);
         }
     }
     if (!parser.get().keep_alive()) connection_.reset();

@@ -104,6 +104,9 @@ public:
     // GET of a streaming body (logs?follow=true, events): `on_data` gets the bytes as they
     // arrive and returns false to stop. A non-2xx answer throws error_of().
     void stream(const std::string& target, const std::function<bool(std::string_view)>& on_data);
+    // The same with any method and a JSON body (POST /v1/images/pull).
+    void stream(const std::string& method, const std::string& target, const std::optional<nlohmann::json>& body,
+                const std::function<bool(std::string_view)>& on_data);
     // A WebSocket on `target`; a refused upgrade throws error_of() the server's answer.
     std::unique_ptr<WebSocketClient> websocket(const std::string& target);
 

@@ -2,6 +2,8 @@
 // pod in the appliance file reads exactly like a bad REST body, plus the file and line.
 #include "core/daemon/config.hpp"
 
+#include "core/image/registry.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <limits>
@@ -99,7 +101,7 @@ void read_api(const json& value, const std::string& path, const SourceMap& sourc
 void read_config(const json& value, const SourceMap& source, Config& c) {
     ObjectReader r(value, "",
                    {"stateDir", "runDir", "cgroupParent", "stopPodsOnExit", "api", "log", "containerLogs", "images",
-                    "pods", "networks", "plugins"});
+                    "registries", "authFile", "pods", "networks", "plugins"});
     if (auto* v = r.get("stateDir")) c.state_dir = read_absolute_path(*v, r.path("stateDir"));
     if (auto* v = r.get("runDir")) c.run_dir = read_absolute_path(*v, r.path("runDir"));
     if (auto* v = r.get("cgroupParent")) {
@@ -135,6 +137,32 @@ void read_config(const json& value, const SourceMap& source, Config& c) {
             else fail(ir.path("tag"), "is required");
             c.images.push_back(std::move(src));
         }
+    }
+    if (auto* v = r.get("registries")) {
+        if (!v->is_object()) wrong_type(*v, r.path("registries"), "a map of registry name to its settings");
+        for (const auto& [name, x] : v->items()) {
+            std::string item = join_path(r.path("registries"), name);
+            try {
+                image::parse_pull_reference(name + "/x");
+            } catch (const Error&) {
+                fail(item, shown(name) + " is not a registry name (host or host:port)");
+            }
+            if (name.find_first_of(".:") == std::string::npos && name != "localhost")
+                fail(item, shown(name) + " is not a registry name (host or host:port)");
+            ObjectReader rr(x, item, {"insecure", "caFile", "username", "password"});
+            RegistrySettings rs;
+            if (auto* y = rr.get("insecure")) rs.insecure = read_bool(*y, rr.path("insecure"));
+            if (auto* y = rr.get("caFile")) rs.ca_file = read_absolute_path(*y, rr.path("caFile"));
+            if (auto* y = rr.get("username")) rs.username = read_string(*y, rr.path("username"));
+            if (auto* y = rr.get("password")) rs.password = read_string(*y, rr.path("password"));
+            if (rs.username.empty() != rs.password.empty())
+                fail(item, "username and password go together");
+            c.registries[name] = std::move(rs);
+        }
+    }
+    if (auto* v = r.get("authFile")) {
+        std::string f = read_string(*v, r.path("authFile"));
+        c.auth_file = f.empty() ? f : read_absolute_path(*v, r.path("authFile"));
     }
     if (auto* v = r.get("pods")) {
         if (!v->is_array()) wrong_type(*v, r.path("pods"), "an array of pods");

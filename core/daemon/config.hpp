@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,15 @@ struct ImageSource {
     bool operator==(const ImageSource&) const = default;
 };
 
+// How kilnd reaches one registry (keyed by its name as references write it: "host[:port]").
+struct RegistrySettings {
+    bool insecure = false;  // plain http (always for localhost and 127.0.0.0/8)
+    std::string ca_file;    // PEM, trusted besides the system store
+    std::string username, password;  // instead of what `kiln login` stored
+
+    bool operator==(const RegistrySettings&) const = default;
+};
+
 struct Config {
     std::string state_dir = "/var/lib/kiln";
     std::string run_dir = "/run/kiln";
@@ -55,6 +65,8 @@ struct Config {
     LogConfig log;
     ContainerLogConfig container_logs;
     std::vector<ImageSource> images;  // imported before the pods start
+    std::map<std::string, RegistrySettings> registries;
+    std::string auth_file;            // `kiln login`'s credentials; "" is <state_dir>/auth.json
     std::vector<PodSpec> pods;       // appliance mode: started at boot, reconciled on SIGHUP
     nlohmann::json networks = nlohmann::json::array();  // accepted now; the plugins give meaning
     nlohmann::json plugins = nlohmann::json::object();
@@ -62,6 +74,7 @@ struct Config {
     std::string source;  // the file it came from, or "<embedded>"
 
     std::string socket_path() const { return api.socket.empty() ? run_dir + "/kiln.sock" : api.socket; }
+    std::string auth_path() const { return auth_file.empty() ? state_dir + "/auth.json" : auth_file; }
 
     // Every field, `source` included.
     bool operator==(const Config&) const = default;

@@ -56,6 +56,30 @@ std::vector<std::string> Daemon::pods_using(const std::string& digest) {
     return out;
 }
 
+image::RegistryConfig Daemon::registry_config(const std::string& registry) const {
+    image::RegistryConfig rc;
+    if (auto it = config_.registries.find(registry); it != config_.registries.end()) {
+        rc.insecure = it->second.insecure;
+        rc.ca_file = it->second.ca_file;
+        rc.credentials = {it->second.username, it->second.password};
+    }
+    if (rc.credentials.empty()) rc.credentials = image::read_auth_file(config_.auth_path(), registry);
+    return rc;
+}
+
+image::Image Daemon::pull(const std::string& ref, const image::ImportOptions& options) {
+    return images_->pull(ref, options, [this](const std::string& registry) { return registry_config(registry); });
+}
+
+void Daemon::login(const std::string& registry, const image::RegistryCredentials& credentials) {
+    image::RegistryConfig rc = registry_config(registry);
+    rc.credentials = credentials;
+    image::RegistryClient(registry, "", rc).check_login();
+    image::store_auth(config_.auth_path(), registry, credentials);
+}
+
+bool Daemon::logout(const std::string& registry) { return image::remove_auth(config_.auth_path(), registry); }
+
 void Daemon::start() {
     pods_->recover();
     import_images(config_.images);

@@ -36,6 +36,16 @@ public:
     // Pods using an image (by digest), for a refused delete.
     std::vector<std::string> pods_using(const std::string& digest);
 
+    // How to reach a registry: the config's settings for it, with credentials from the config or
+    // else from the auth file.
+    image::RegistryConfig registry_config(const std::string& registry) const;
+    // Pulls an image (image::Store::pull) with the registries' settings.
+    image::Image pull(const std::string& ref, const image::ImportOptions& options);
+    // Checks the credentials against the registry, then stores them in the auth file.
+    void login(const std::string& registry, const image::RegistryCredentials& credentials);
+    // Forgets the stored credentials; false when there were none.
+    bool logout(const std::string& registry);
+
 private:
     void import_images(const std::vector<ImageSource>& images);
     void apply_appliance(const std::vector<PodSpec>& pods, const std::vector<PodSpec>& previous);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,19 @@ namespace kiln::image {
 namespace {
 
 constexpr std::size_t kCopyBuffer = 256 * 1024;
+constexpr std::string_view kPartial = ".partial";
+
+// Opens and locks the partial file at `path`: the lock is held on the file the path names, not
+// on one another ingest has just renamed or removed.
+Fd lock_partial(const std::string& path) {
+    for (;;) {
+        Fd fd = open_file(path, O_RDWR | O_CREAT, 0644);
+        if (::flock(fd.get(), LOCK_EX) < 0) throw_sys("flock", path);
+        struct stat a, b;
+        if (::fstat(fd.get(), &a) < 0) throw_sys("fstat", path);
+        if (::stat(path.c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) return fd;
+    }
+}
 
 // Removes a temp file unless it was renamed into place.
 struct TempFile {
@@ -85,6 +99,90 @@ void ContentStore::ingest(const Descriptor& desc, const ReadFn& read, const std:
     fsync_dir(dir_ + "/blobs/sha256");
 }
 
+void ContentStore::ingest_resumable(const Descriptor& desc, const OpenFn& open, const std::string& what,
+                                    const std::function<void(std::uint64_t)>& progress) {
+    std::string final_path = blob_path(desc.digest);
+    std::string path = dir_ + "/ingest/" + digest_hex(desc.digest, what) + std::string(kPartial);
+    Fd fd = lock_partial(path);
+    auto drop = [&] { ::unlink(path.c_str()); };
+    if (has(desc.digest)) {
+        drop();  // another ingest finished it while we waited
+        return;
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) < 0) throw_sys("fstat", path);
+    std::uint64_t have = static_cast<std::uint64_t>(st.st_size);
+    std::unique_ptr<char[]> buf(new char[kCopyBuffer]);
+    Sha256 hash;
+    if (have >= desc.size) have = 0;  // nothing to resume: a full (and so wrong) copy, or none
+    for (std::uint64_t done = 0; done < have;) {
+        ssize_t n = ::pread(fd.get(), buf.get(), static_cast<std::size_t>(std::min<std::uint64_t>(kCopyBuffer, have - done)),
+                            static_cast<off_t>(done));
+        if (n <= 0) {
+            have = done;  // shorter than fstat said: keep what was read
+            break;
+        }
+        hash.update(buf.get(), static_cast<std::size_t>(n));
+        done += static_cast<std::uint64_t>(n);
+    }
+    bool resumed = false;
+    ReadFn read = open(have, &resumed);
+    if (!resumed && have > 0) {
+        hash = Sha256();
+        have = 0;
+    }
+    if (::ftruncate(fd.get(), static_cast<off_t>(have)) < 0) throw_sys("ftruncate", path);
+    if (::lseek(fd.get(), static_cast<off_t>(have), SEEK_SET) < 0) throw_sys("lseek", path);
+    std::uint64_t total = have;
+    if (progress) progress(total);
+    for (;;) {
+        std::size_t n = read(buf.get(), kCopyBuffer);  // a transport error leaves the partial file
+        if (n == 0) break;
+        total += n;
+        if (total > desc.size) {
+            drop();
+            invalid(what + " " + desc.digest + ": blob is larger than the " + std::to_string(desc.size) +
+                    " bytes its descriptor states");
+        }
+        hash.update(buf.get(), n);
+        write_all(fd.get(), std::string_view(buf.get(), n), path);
+        if (progress) progress(total);
+    }
+    if (total != desc.size) {
+        drop();
+        invalid(what + " " + desc.digest + ": blob is " + std::to_string(total) + " bytes, its descriptor states " +
+                std::to_string(desc.size));
+    }
+    std::string actual = hash.finish();
+    if (actual != desc.digest) {
+        drop();
+        invalid(what + " " + desc.digest + ": blob content has digest " + actual + ", not the one its descriptor states");
+    }
+    if (::fsync(fd.get()) < 0) throw_sys("fsync", path);
+    if (::rename(path.c_str(), final_path.c_str()) < 0) throw_sys("rename", path + " to " + final_path);
+    fsync_dir(dir_ + "/blobs/sha256");
+}
+
+std::uint64_t ContentStore::partial_size(const std::string& digest) const {
+    struct stat st;
+    std::string path = dir_ + "/ingest/" + digest_hex(digest, "blob") + std::string(kPartial);
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+std::uint64_t ContentStore::remove_partials() {
+    std::uint64_t freed = 0;
+    for (auto& name : list_dir(dir_ + "/ingest")) {
+        if (!name.ends_with(kPartial)) continue;
+        std::string path = dir_ + "/ingest/" + name;
+        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) continue;  // being resumed now
+        struct stat st;
+        if (::fstat(fd.get(), &st) == 0) freed += static_cast<std::uint64_t>(st.st_size);
+        ::unlink(path.c_str());
+    }
+    return freed;
+}
+
 std::string ContentStore::read(const std::string& digest, std::size_t limit, const std::string& what) const {
     std::string path = blob_path(digest);
     Fd fd = open_file(path, O_RDONLY);
@@ -110,6 +208,7 @@ std::vector<std::string> ContentStore::digests() const {
 
 void ContentStore::clear_ingests() {
     for (auto& name : list_dir(dir_ + "/ingest")) {
+        if (name.ends_with(kPartial)) continue;
         std::string path = dir_ + "/ingest/" + name;
         if (::unlink(path.c_str()) < 0 && errno != ENOENT) throw_sys("unlink", path);
     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -28,13 +29,29 @@ public:
     // error names `what` and the digest, and the temp file is gone.
     void ingest(const Descriptor& desc, const ReadFn& read, const std::string& what);
 
+    // Where the bytes of a blob come from for an ingest that may resume: asked to start at
+    // `offset` (what an interrupted ingest kept), it returns a reader and sets `*resumed` when
+    // the reader starts there (false: from the first byte).
+    using OpenFn = std::function<ReadFn(std::uint64_t offset, bool* resumed)>;
+    // Like ingest, but the bytes go to <dir>/ingest/<hex>.partial, which is kept when reading
+    // fails (a dropped connection) and resumed by the next ingest of the digest; a blob that is
+    // wrong (size, digest) is dropped whole. Ingests of one digest wait for each other.
+    // `progress` hears the bytes stored so far (the resumed ones first).
+    void ingest_resumable(const Descriptor& desc, const OpenFn& open, const std::string& what,
+                          const std::function<void(std::uint64_t)>& progress = {});
+    // Bytes kept of an interrupted ingest of `digest`, 0 when none.
+    std::uint64_t partial_size(const std::string& digest) const;
+    // Removes the partial blobs of interrupted ingests that no ingest is resuming; returns their bytes.
+    std::uint64_t remove_partials();
+
     // A small stored blob (index, manifest, config) in memory; larger than `limit` is an error.
     std::string read(const std::string& digest, std::size_t limit, const std::string& what) const;
 
     void remove(const std::string& digest);
     std::vector<std::string> digests() const;
 
-    // Drops the temp files of ingests that a crash interrupted. Only safe while no ingest runs.
+    // Drops the temp files of ingests that a crash interrupted (partial blobs stay, to be
+    // resumed). Only safe while no ingest runs.
     void clear_ingests();
 
 private:

@@ -16,6 +16,8 @@ public:
     Sha256();
     Sha256(const Sha256&) = delete;
     Sha256& operator=(const Sha256&) = delete;
+    Sha256(Sha256&&) = default;
+    Sha256& operator=(Sha256&&) = default;
 
     void update(const void* data, std::size_t len);
     // "sha256:<hex>" of everything passed to update(); the hash cannot be updated afterwards.

@@ -1,5 +1,6 @@
 // Where an import reads from: an OCI image layout directory, or the same layout packed as an
-// oci-archive tarball (plain or compressed), read in place with libarchive.
+// oci-archive tarball (plain or compressed), read in place with libarchive; or a registry
+// (registry_source.hpp), which serves the same documents and blobs.
 #pragma once
 
 #include <functional>
@@ -24,6 +25,15 @@ public:
     // Hands every blob of `wanted` to `sink` once. A blob the layout lacks is an invalid_argument
     // error naming it. An archive is read from start to end once per call, so callers batch.
     virtual void fetch(const std::vector<Descriptor>& wanted, const BlobSink& sink) = 0;
+
+    // A source that can start a blob at an offset (a registry) is fetched through this instead,
+    // several blobs at once: the sink may be called from several threads.
+    using ResumableSink = std::function<void(const Descriptor&, const ContentStore::OpenFn&)>;
+    virtual bool resumable() const { return false; }
+    virtual void fetch_resumable(const std::vector<Descriptor>& wanted, const ResumableSink& sink) {
+        (void)wanted;
+        (void)sink;
+    }
 
     const std::string& path() const { return path_; }
 

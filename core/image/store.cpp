@@ -13,6 +13,7 @@
 #include "core/image/directory.hpp"
 #include "core/image/layout.hpp"
 #include "core/image/reference.hpp"
+#include "core/image/registry_source.hpp"
 #include "core/oci/json_fields.hpp"
 #include "core/sys/clock.hpp"
 #include "core/sys/error.hpp"
@@ -102,12 +103,23 @@ std::vector<std::string> digests_of(const Image& image) {
 
 using PinFn = std::function<void(const std::string&)>;
 
+std::string platform_name(const Platform& p) {
+    return p.os + "/" + p.architecture + (p.variant.empty() ? "" : "/" + p.variant);
+}
+
 // One import: reads the layout, stores and checks what the chosen manifest needs.
 class Importer {
 public:
     Importer(ContentStore& content, SnapshotStore& snapshots, LayoutSource& source, const Reference& ref,
-             PinFn pin)
-        : content_(content), snapshots_(snapshots), source_(source), ref_(ref), pin_(std::move(pin)) {}
+             std::string record_name, Platform want, PinFn pin, ProgressFn progress)
+        : content_(content),
+          snapshots_(snapshots),
+          source_(source),
+          ref_(ref),
+          record_name_(std::move(record_name)),
+          want_(std::move(want)),
+          pin_(std::move(pin)),
+          progress_(std::move(progress)) {}
 
     Image run() {
         std::string where = source_.path() + ": index.json";
@@ -120,31 +132,47 @@ public:
             invalid(src(manifest_name) + ": mediaType \"" + manifest.media_type + "\" differs from \"" +
                     manifest_desc.media_type + "\" in the descriptor that points to it");
 
-        // Config and layers come in one pass: an archive is read once for all of them.
-        std::vector<std::pair<Descriptor, std::string>> blobs;
         check_document_size(manifest.config, "config");
-        blobs.emplace_back(manifest.config, "config");
+        std::vector<std::pair<Descriptor, std::string>> layers;
         for (std::size_t i = 0; i < manifest.layers.size(); ++i)
-            blobs.emplace_back(manifest.layers[i], "layer " + std::to_string(i));
-        ensure_blobs(blobs);
-
+            layers.emplace_back(manifest.layers[i], "layer " + std::to_string(i));
+        ConfigBlob config;
         std::string config_name = "config " + manifest.config.digest;
-        ConfigBlob config =
-            parse_config(content_.read(manifest.config.digest, kMaxDocumentSize, src("config")), src(config_name));
-        if (config.os != "linux") invalid(src(config_name) + ": os is \"" + config.os + "\", not linux");
-        if (config.diff_ids.size() != manifest.layers.size())
-            invalid(src(config_name) + ": rootfs.diff_ids lists " + std::to_string(config.diff_ids.size()) +
-                    " layers, the manifest " + std::to_string(manifest.layers.size()));
-
-        for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
+        auto read_config = [&] {
+            config = parse_config(content_.read(manifest.config.digest, kMaxDocumentSize, src("config")), src(config_name));
+            if (config.os != "linux") invalid(src(config_name) + ": os is \"" + config.os + "\", not linux");
+            if (config.diff_ids.size() != manifest.layers.size())
+                invalid(src(config_name) + ": rootfs.diff_ids lists " + std::to_string(config.diff_ids.size()) +
+                        " layers, the manifest " + std::to_string(manifest.layers.size()));
+        };
+        auto unpack = [&](std::size_t i) {
             const Descriptor& layer = manifest.layers[i];
-            if (snapshots_.has(layer.digest)) continue;
+            if (snapshots_.has(layer.digest)) return;
+            report(layer, "layer", "unpacking", 0);
             snapshots_.create(layer, content_.blob_path(layer.digest), config.diff_ids[i],
                               src("layer " + std::to_string(i) + " " + layer.digest));
+            report(layer, "layer", "unpacked", layer.size);
+        };
+        if (source_.resumable()) {
+            // A registry: the config first, then the layers side by side, each unpacked as soon
+            // as it is stored.
+            ensure_blobs({{manifest.config, "config"}});
+            read_config();
+            std::map<std::string, std::size_t> index_of;
+            for (std::size_t i = 0; i < manifest.layers.size(); ++i) index_of.emplace(manifest.layers[i].digest, i);
+            ensure_blobs(layers, [&](const Descriptor& d) { unpack(index_of.at(d.digest)); });
+            for (std::size_t i = 0; i < manifest.layers.size(); ++i) unpack(i);  // those already stored
+        } else {
+            // Config and layers come in one pass: an archive is read once for all of them.
+            std::vector<std::pair<Descriptor, std::string>> blobs{{manifest.config, "config"}};
+            blobs.insert(blobs.end(), layers.begin(), layers.end());
+            ensure_blobs(blobs);
+            read_config();
+            for (std::size_t i = 0; i < manifest.layers.size(); ++i) unpack(i);
         }
 
         Image image;
-        image.name = ref_.str();
+        image.name = record_name_;
         image.digest = manifest_desc.digest;
         image.config_digest = manifest.config.digest;
         image.os = config.os;
@@ -180,15 +208,27 @@ private:
     const Descriptor& choose(const Index& index, const std::string& where) const {
         const auto& all = index.manifests;
         if (all.empty()) invalid(where + ": lists no manifests");
-        if (all.size() == 1) return all.front();
+        if (all.size() == 1 && !all.front().platform) return all.front();
         for (const auto& d : all)
-            if (d.platform && d.platform->os == "linux" && d.platform->architecture == host_architecture()) return d;
+            if (d.platform && d.platform->os == want_.os && d.platform->architecture == want_.architecture &&
+                (want_.variant.empty() || d.platform->variant == want_.variant))
+                return d;
+        if (all.size() == 1) return all.front();
         for (const auto& d : all) {
             auto it = d.annotations.find(std::string(kRefNameAnnotation));
             if (it != d.annotations.end() && (it->second == ref_.tag || it->second == ref_.str())) return d;
         }
-        invalid(where + ": lists " + std::to_string(all.size()) + " manifests, none for linux/" +
-                std::string(host_architecture()) + " nor with the ref.name \"" + ref_.tag + "\"");
+        std::string listed;
+        for (const auto& d : all)
+            if (d.platform)
+                listed += (listed.empty() ? "" : ", ") + d.platform->os + "/" + d.platform->architecture +
+                          (d.platform->variant.empty() ? "" : "/" + d.platform->variant);
+        invalid(where + ": lists " + std::to_string(all.size()) + " manifests, none for " + platform_name(want_) +
+                " nor with the ref.name \"" + ref_.tag + "\"" + (listed.empty() ? "" : " (it has " + listed + ")"));
+    }
+
+    void report(const Descriptor& d, const char* kind, const char* status, std::uint64_t current) const {
+        if (progress_) progress_({d.digest, kind, status, current, d.size});
     }
 
     void check_document_size(const Descriptor& d, const std::string& what) const {
@@ -204,8 +244,10 @@ private:
         return content_.read(d.digest, kMaxDocumentSize, src(what));
     }
 
-    // Pins every blob, then copies those the store lacks in one fetch.
-    void ensure_blobs(const std::vector<std::pair<Descriptor, std::string>>& blobs) {
+    // Pins every blob, then copies those the store lacks in one fetch; `stored` hears of each
+    // blob fetched (from the fetching thread).
+    void ensure_blobs(const std::vector<std::pair<Descriptor, std::string>>& blobs,
+                      const std::function<void(const Descriptor&)>& stored = {}) {
         std::vector<Descriptor> missing;
         std::map<std::string, std::string> roles;
         for (const auto& [d, role] : blobs) {
@@ -215,17 +257,36 @@ private:
             // fetched again) or sees the pin and keeps it.
             pin_(d.digest);
             if (!content_.has(d.digest)) missing.push_back(d);
+            else report(d, kind(role), "exists", d.size);
+        }
+        if (source_.resumable()) {
+            source_.fetch_resumable(missing, [&](const Descriptor& d, const ContentStore::OpenFn& open) {
+                const char* k = kind(roles.at(d.digest));
+                content_.ingest_resumable(d, open, src(roles.at(d.digest)),
+                                          [&](std::uint64_t n) { report(d, k, "downloading", n); });
+                report(d, k, "downloaded", d.size);
+                if (stored) stored(d);
+            });
+            return;
         }
         source_.fetch(missing, [&](const Descriptor& d, const ReadFn& read) {
             content_.ingest(d, read, src(roles[d.digest]));
+            if (stored) stored(d);
         });
+    }
+
+    static const char* kind(const std::string& role) {
+        return role.starts_with("layer") ? "layer" : role.starts_with("config") ? "config" : "manifest";
     }
 
     ContentStore& content_;
     SnapshotStore& snapshots_;
     LayoutSource& source_;
     const Reference& ref_;
+    std::string record_name_;
+    Platform want_;
     PinFn pin_;
+    ProgressFn progress_;
 };
 
 }  // namespace
@@ -304,16 +365,50 @@ void Store::load_records() {
     discard(collect(all));
 }
 
-Image Store::import(const std::string& path, const std::string& tag) {
+Platform parse_platform(const std::string& text) {
+    Platform p;
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        auto slash = text.find('/', start);
+        parts.push_back(text.substr(start, slash - start));
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+    }
+    if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty() || (parts.size() == 3 && parts[2].empty()))
+        invalid("platform \"" + text + "\": must be os/architecture[/variant], e.g. linux/arm64/v8");
+    p.os = parts[0];
+    p.architecture = parts[1];
+    if (parts.size() == 3) p.variant = parts[2];
+    return p;
+}
+
+Image Store::import(const std::string& path, const std::string& tag, const ImportOptions& options) {
     Reference ref = parse_reference(tag);
     auto source = open_layout(path);
+    return run_import(*source, ref, ref.str(), options, false);
+}
+
+Image Store::pull(const std::string& reference, const ImportOptions& options, const RegistryResolver& registries) {
+    PullReference ref = parse_pull_reference(reference);
+    auto source = open_registry(ref, registries ? registries(ref.registry) : RegistryConfig{});
+    Reference local{ref.registry + "/" + ref.repository, ref.tag.empty() ? "latest" : ref.tag};
+    return run_import(*source, local, ref.record_name(), options, true);
+}
+
+Image Store::run_import(LayoutSource& source, const Reference& ref, const std::string& record_name,
+                        const ImportOptions& options, bool keep_on_transport_error) {
     Pins pins{*this, {}};
     Image image;
     try {
-        Importer importer(content_, snapshots_, *source, ref, [&](const std::string& d) { pins.add(d); });
+        Platform want = options.platform.value_or(Platform{std::string(host_architecture()), "linux", ""});
+        Importer importer(content_, snapshots_, source, ref, record_name, want, [&](const std::string& d) { pins.add(d); },
+                          options.progress);
         image = importer.run();
-    } catch (...) {
-        // What this import stored is removed again unless another image uses it.
+    } catch (const Error& e) {
+        // What this import stored is removed again unless another image uses it; after a dropped
+        // connection the blobs already verified stay for the next pull (prune removes them).
+        if (keep_on_transport_error && e.code() == Errc::internal) throw;
         std::vector<std::string> detached;
         {
             std::lock_guard lock(mutex_);
@@ -359,6 +454,7 @@ namespace {
 // digest starts with a hex prefix.
 std::vector<const Image*> matching(const std::map<std::string, Image>& records, const std::string& ref) {
     std::vector<const Image*> out;
+    if (auto it = records.find(ref); it != records.end()) return {&it->second};  // "...@sha256:..." too
     if (is_sha256_digest(ref)) {
         for (const auto& [name, image] : records)
             if (image.digest == ref) out.push_back(&image);
@@ -375,6 +471,14 @@ std::vector<const Image*> matching(const std::map<std::string, Image>& records, 
     if (hex.size() >= kMinPrefix && hex.size() <= 64 && is_lower_hex(hex)) {
         for (const auto& [name, image] : records)
             if (std::string_view(image.digest).substr(7).starts_with(hex)) out.push_back(&image);
+    }
+    if (out.empty()) {
+        // As pulled: "busybox" is docker.io/library/busybox:latest.
+        try {
+            auto it = records.find(parse_pull_reference(ref).record_name());
+            if (it != records.end()) out.push_back(&it->second);
+        } catch (const Error&) {
+        }
     }
     return out;
 }

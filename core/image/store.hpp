@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -17,6 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/image/content.hpp"
+#include "core/image/layout.hpp"
+#include "core/image/reference.hpp"
+#include "core/image/registry.hpp"
 #include "core/image/snapshot.hpp"
 #include "core/image/spec.hpp"
 #include "core/sys/fd.hpp"
@@ -39,6 +44,26 @@ nlohmann::json to_json(const Image& image);
 // The inverse of to_json, for records; errors name the field.
 Image image_from_json(const nlohmann::json& j);
 
+// What a pull or an import is doing, blob by blob (from the threads that do it).
+struct PullProgress {
+    std::string digest;
+    std::string kind;    // manifest, config, layer
+    std::string status;  // exists, downloading, downloaded, unpacking, unpacked
+    std::uint64_t current = 0, total = 0;
+};
+using ProgressFn = std::function<void(const PullProgress&)>;
+
+struct ImportOptions {
+    // From an index: this platform (default linux and this machine's architecture).
+    std::optional<Platform> platform;
+    ProgressFn progress;
+};
+
+using RegistryResolver = std::function<RegistryConfig(const std::string& registry)>;
+
+// "os/arch[/variant]"; invalid_argument naming `text` otherwise.
+Platform parse_platform(const std::string& text);
+
 class Store {
 public:
     explicit Store(std::string root);
@@ -49,7 +74,14 @@ public:
     // "name:tag"). From the index: linux and this machine's architecture, or the only manifest,
     // or the manifest whose org.opencontainers.image.ref.name is the tag. A re-import of a tag
     // replaces its record. A failed import leaves nothing behind.
-    Image import(const std::string& path, const std::string& tag);
+    Image import(const std::string& path, const std::string& tag, const ImportOptions& options = {});
+
+    // Pulls "[registry/]repository[:tag][@digest]" from its registry (registry.hpp), with the
+    // settings `registries` gives for the registry's name, and unpacks its layers before it
+    // returns. Blobs come several at a time and are verified as they stream; a dropped
+    // connection keeps what arrived, and the next pull resumes it. Recorded as
+    // "registry/repository:tag" (or "...@digest" when pulled by digest alone).
+    Image pull(const std::string& reference, const ImportOptions& options = {}, const RegistryResolver& registries = {});
 
     std::vector<Image> list() const;  // sorted by name
     // By "name[:tag]", by "sha256:<hex>", or by a unique hex prefix of at least 12 digits of the
@@ -66,6 +98,9 @@ public:
 
 private:
     struct Pins;
+
+    Image run_import(LayoutSource& source, const Reference& ref, const std::string& record_name,
+                     const ImportOptions& options, bool keep_on_transport_error);
 
     std::string record_path(const std::string& name) const;
     void load_records();
