@@ -19,6 +19,7 @@ PACKAGES=(
     # the demo and the tests
     busybox-static iproute2 iptables procps python3 util-linux
     runc crun podman conmon containerd docker.io umoci skopeo
+    docker-registry apache2-utils openssl curl
     containernetworking-plugins fuse-overlayfs slirp4netns uidmap catatonit
     # benchmarks
     hyperfine
@@ -36,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The packages start daemons where an init system runs; the tests start their own.
-for unit in docker containerd; do
+for unit in docker containerd docker-registry; do
     if command -v systemctl >/dev/null && systemctl is-active --quiet "$unit" 2>/dev/null; then
         systemctl stop "$unit" || true
     fi
