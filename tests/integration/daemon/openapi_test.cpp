@@ -101,7 +101,8 @@ public:
             if (websocket) return "websocket";
             const YAML::Node ok = node["responses"]["200"];
             if (ok && ok["content"] &&
-                (ok["content"]["text/plain"] || ok["content"]["text/event-stream"]))
+                (ok["content"]["text/plain"] || ok["content"]["text/event-stream"] ||
+                 ok["content"]["application/x-ndjson"]))
                 return "stream";
             return "plain";
         }
@@ -485,7 +486,7 @@ public:
                 ADD_FAILURE() << what << " " << a.status << ": " << e << "\n  body: " << a.body;
         }
         if (const YAML::Node line_schema = media["x-kiln-line-schema"];
-            line_schema && target.find("format=json") != std::string::npos) {
+            line_schema && (type == "application/x-ndjson" || target.find("format=json") != std::string::npos)) {
             std::size_t start = 0;
             while (start < a.body.size()) {
                 std::size_t end = a.body.find('\n', start);
@@ -737,6 +738,19 @@ TEST(OpenApi, EveryOperationAnswersAsDocumented) {
                                  .body);
     api.expect_body(201, "POST", "/v1/images/import", json{{"path", layout}, {"tag", "spare:1"}},
                     true);
+
+    // --- pull and registry credentials (no registry listens on 127.0.0.1:1) -------------------
+    api.expect_body(400, "POST", "/v1/images/pull", json{{"reference", "Not A Ref"}}, true);
+    api.expect_body(400, "POST", "/v1/images/pull", json{{"ref", "x"}}, false);
+    api.expect_body(400, "POST", "/v1/images/pull", json{{"reference", "x"}, {"platform", "linux"}}, false);
+    {
+        auto pulled = api.expect_body(200, "POST", "/v1/images/pull", json{{"reference", "127.0.0.1:1/x:y"}}, true);
+        EXPECT_NE(pulled.body.find("\"error\""), std::string::npos) << pulled.body;
+    }
+    api.expect_body(400, "POST", "/v1/auth", json{{"registry", "127.0.0.1:1"}}, false);
+    api.expect_body(400, "POST", "/v1/auth", json{{"registry", "Not/A Host"}, {"username", "u"}, {"password", "p"}}, true);
+    api.expect_body(500, "POST", "/v1/auth", json{{"registry", "127.0.0.1:1"}, {"username", "u"}, {"password", "p"}}, true);
+    api.expect(404, "DELETE", "/v1/auth/127.0.0.1%3A1");
     const std::string digest = image.value("digest", "");
     api.expect(200, "GET", "/v1/images");
     api.expect(200, "GET", "/v1/images/busybox");
@@ -1078,6 +1092,7 @@ TEST(OpenApi, EveryOperationAnswersAsDocumented) {
             concrete += "/" + (seg == "{name}"        ? std::string("box")
                                : seg == "{container}" ? std::string("main")
                                : seg == "{ref}"       ? std::string("busybox")
+                               : seg == "{registry}"  ? std::string("registry.example")
                                                       : seg);
         const auto expected = contract.methods_for(concrete);
         for (const char* method : {"PUT", "PATCH"}) {
