@@ -22,7 +22,7 @@ PACKAGES=(
     docker-registry apache2-utils openssl curl
     containernetworking-plugins fuse-overlayfs slirp4netns uidmap catatonit
     # benchmarks
-    hyperfine
+    hyperfine time
 )
 
 missing=()
