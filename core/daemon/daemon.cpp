@@ -56,6 +56,21 @@ std::vector<std::string> Daemon::pods_using(const std::string& digest) {
     return out;
 }
 
+std::set<std::string> Daemon::images_in_use() {
+    std::set<std::string> out;
+    for (const auto& r : pods_->list()) {
+        for (const auto& c : r.containers)
+            if (!c.image_digest.empty()) out.insert(c.image_digest);
+        for (const auto& c : r.spec.containers) {
+            try {
+                out.insert(images_->get(c.image).digest);
+            } catch (const Error&) {
+            }
+        }
+    }
+    return out;
+}
+
 image::RegistryConfig Daemon::registry_config(const std::string& registry) const {
     image::RegistryConfig rc;
     if (auto it = config_.registries.find(registry); it != config_.registries.end()) {

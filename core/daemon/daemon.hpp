@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "core/daemon/config.hpp"
@@ -35,6 +36,8 @@ public:
     ImageInfo resolve_image(const std::string& ref);
     // Pods using an image (by digest), for a refused delete.
     std::vector<std::string> pods_using(const std::string& digest);
+    // The manifest digests every pod's containers were started from or name.
+    std::set<std::string> images_in_use();
 
     // How to reach a registry: the config's settings for it, with credentials from the config or
     // else from the auth file.

@@ -169,7 +169,7 @@ std::uint64_t ContentStore::partial_size(const std::string& digest) const {
     return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
-std::uint64_t ContentStore::remove_partials() {
+std::uint64_t ContentStore::remove_partials(std::uint64_t* count) {
     std::uint64_t freed = 0;
     for (auto& name : list_dir(dir_ + "/ingest")) {
         if (!name.ends_with(kPartial)) continue;
@@ -179,6 +179,7 @@ std::uint64_t ContentStore::remove_partials() {
         struct stat st;
         if (::fstat(fd.get(), &st) == 0) freed += static_cast<std::uint64_t>(st.st_size);
         ::unlink(path.c_str());
+        if (count) ++*count;
     }
     return freed;
 }

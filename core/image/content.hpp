@@ -41,8 +41,9 @@ public:
                           const std::function<void(std::uint64_t)>& progress = {});
     // Bytes kept of an interrupted ingest of `digest`, 0 when none.
     std::uint64_t partial_size(const std::string& digest) const;
-    // Removes the partial blobs of interrupted ingests that no ingest is resuming; returns their bytes.
-    std::uint64_t remove_partials();
+    // Removes the partial blobs of interrupted ingests that no ingest is resuming; returns their
+    // bytes, and counts them in `*count`.
+    std::uint64_t remove_partials(std::uint64_t* count = nullptr);
 
     // A small stored blob (index, manifest, config) in memory; larger than `limit` is an error.
     std::string read(const std::string& digest, std::size_t limit, const std::string& what) const;

@@ -7,7 +7,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <filesystem>
 
 #include "core/image/digest.hpp"
 #include "core/image/directory.hpp"
@@ -291,30 +294,6 @@ private:
 
 }  // namespace
 
-// The digests an import relies on before its record exists; unpinned when it ends.
-struct Store::Pins {
-    Store& store;
-    std::vector<std::string> digests;
-
-    void add(const std::string& digest) {
-        std::lock_guard lock(store.mutex_);
-        store.pinned_.insert(digest);
-        digests.push_back(digest);
-    }
-    // Requires store.mutex_.
-    void release() {
-        for (const auto& d : digests) {
-            auto it = store.pinned_.find(d);
-            if (it != store.pinned_.end()) store.pinned_.erase(it);
-        }
-        digests.clear();
-    }
-    ~Pins() {
-        if (digests.empty()) return;
-        std::lock_guard lock(store.mutex_);
-        release();
-    }
-};
 
 Store::Store(std::string root)
     : root_(std::move(root)),
@@ -364,6 +343,8 @@ void Store::load_records() {
     for (auto& d : snapshots_.digests()) all.push_back(std::move(d));
     discard(collect(all));
 }
+
+std::vector<std::string> Store::digests_of_image(const Image& image) { return digests_of(image); }
 
 Platform parse_platform(const std::string& text) {
     Platform p;
@@ -496,7 +477,7 @@ Image Store::get(const std::string& ref) const {
     return *found.front();
 }
 
-void Store::remove(const std::string& ref) {
+void Store::remove(const std::string& ref, bool keep_content) {
     std::vector<std::string> detached;
     {
         std::lock_guard lock(mutex_);
@@ -513,9 +494,64 @@ void Store::remove(const std::string& ref) {
         if (::unlink(path.c_str()) < 0 && errno != ENOENT) throw_sys("unlink", path);
         fsync_dir(images_dir_);
         records_.erase(image.name);
-        detached = collect(digests_of(image));
+        if (!keep_content) detached = collect(digests_of(image));
     }
     discard(detached);
+}
+
+namespace {
+
+std::uint64_t tree_bytes(const std::string& path) {
+    std::uint64_t total = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(path, ec); !ec && it != std::filesystem::recursive_directory_iterator();
+         it.increment(ec)) {
+        std::error_code e2;
+        if (it->is_regular_file(e2) && !it->is_symlink(e2)) total += it->file_size(e2);
+    }
+    return total;
+}
+
+}  // namespace
+
+Store::PruneResult Store::prune(const std::set<std::string>& in_use) {
+    PruneResult result;
+    std::vector<std::string> detached;
+    {
+        std::lock_guard lock(mutex_);
+        std::set<std::string> keep;
+        for (const auto& [name, image] : records_)
+            for (auto& d : digests_of(image)) keep.insert(std::move(d));
+        for (const auto& digest : in_use) {
+            keep.insert(digest);
+            if (!content_.has(digest)) continue;
+            try {
+                Manifest m = parse_manifest(content_.read(digest, kMaxDocumentSize, "manifest"), "manifest " + digest);
+                keep.insert(m.config.digest);
+                for (const auto& l : m.layers) keep.insert(l.digest);
+            } catch (const Error& e) {
+                log::warn("prune: manifest " + digest + " of a running container: " + e.what());
+            }
+        }
+        for (const auto& d : content_.digests()) {
+            if (keep.count(d) || pinned_.count(d)) continue;
+            struct stat st{};
+            if (::stat(content_.blob_path(d).c_str(), &st) == 0) result.bytes += static_cast<std::uint64_t>(st.st_size);
+            content_.remove(d);
+            ++result.blobs;
+        }
+        for (const auto& d : snapshots_.digests()) {
+            if (keep.count(d) || pinned_.count(d)) continue;
+            result.bytes += tree_bytes(snapshots_.path(d));
+            if (auto trash = snapshots_.detach(d)) {
+                detached.push_back(std::move(*trash));
+                ++result.snapshots;
+            }
+        }
+    }
+    discard(detached);
+    result.bytes += content_.remove_partials(&result.partials);
+    return result;
 }
 
 std::vector<std::string> Store::collect(const std::vector<std::string>& digests) {

@@ -89,7 +89,24 @@ public:
     Image get(const std::string& ref) const;
     // Drops the record, then the blobs and snapshots no remaining image uses. A digest or prefix
     // shared by several names is refused (failed_precondition): remove the names one by one.
-    void remove(const std::string& ref);
+    // With `keep_content`, only the record goes: what a running container still reads (its
+    // layers) stays until prune() finds it unused.
+    void remove(const std::string& ref, bool keep_content = false);
+
+    enum class ExportFormat { layout, archive };
+    // Writes the image as an OCI image layout directory or an oci-archive at `path` (which must
+    // not exist), with org.opencontainers.image.ref.name (the tag) and io.containerd.image.name
+    // (the whole name) on its index entry, as skopeo, podman and ctr read them. Written beside
+    // `path` and renamed into place complete.
+    void export_image(const std::string& ref, const std::string& path, ExportFormat format);
+
+    struct PruneResult {
+        std::uint64_t blobs = 0, snapshots = 0, partials = 0, bytes = 0;
+    };
+    // Removes the blobs and snapshots that no image record references and that the images of
+    // `in_use` (manifest digests, e.g. of running containers whose image was deleted) do not
+    // need, and the partial blobs of interrupted pulls.
+    PruneResult prune(const std::set<std::string>& in_use);
 
     // Snapshot dirs for overlayfs' lowerdir, topmost first.
     std::vector<std::string> lower_dirs(const Image& image) const;
@@ -97,7 +114,31 @@ public:
     const std::string& root() const { return root_; }
 
 private:
-    struct Pins;
+    // The digests an import relies on before its record exists; unpinned when it ends.
+    struct Pins {
+        Store& store;
+        std::vector<std::string> digests;
+
+        void add(const std::string& digest) {
+            std::lock_guard lock(store.mutex_);
+            store.pinned_.insert(digest);
+            digests.push_back(digest);
+        }
+        // Requires store.mutex_.
+        void release() {
+            for (const auto& d : digests) {
+                auto it = store.pinned_.find(d);
+                if (it != store.pinned_.end()) store.pinned_.erase(it);
+            }
+            digests.clear();
+        }
+        ~Pins() {
+            if (digests.empty()) return;
+            std::lock_guard lock(store.mutex_);
+            release();
+        }
+    };
+    static std::vector<std::string> digests_of_image(const Image& image);
 
     Image run_import(LayoutSource& source, const Reference& ref, const std::string& record_name,
                      const ImportOptions& options, bool keep_on_transport_error);

@@ -93,15 +93,14 @@ void add_image_routes(Router& r, daemon::Daemon& d) {
     });
     r.add_slow("DELETE", "/v1/images/{ref}", [&d](const Request& req) {
         auto img = d.images().get(req.param("ref"));
-        if (!req.query_flag("force", false)) {
-            auto users = d.pods_using(img.digest);
-            if (!users.empty()) {
-                std::string list;
-                for (const auto& p : users) list += (list.empty() ? "" : ", ") + p;
-                precondition("image " + img.name + " is used by pod(s) " + list + ": delete them first, or force");
-            }
+        auto users = d.pods_using(img.digest);
+        if (!users.empty() && !req.query_flag("force", false)) {
+            std::string list;
+            for (const auto& p : users) list += (list.empty() ? "" : ", ") + p;
+            precondition("image " + img.name + " is used by pod(s) " + list + ": delete them first, or force");
         }
-        d.images().remove(req.param("ref"));
+        // Forced while in use: the name goes, the layers stay for the pods until a prune after them.
+        d.images().remove(req.param("ref"), !users.empty());
         return Response::no_content();
     });
     r.add_slow("POST", "/v1/images/import", [&d](const Request& req) {
@@ -144,6 +143,24 @@ void add_image_routes(Router& r, daemon::Daemon& d) {
             out.write(lines);
         }
         puller.join();
+    });
+    r.add_slow("POST", "/v1/images/export", [&d](const Request& req) {
+        auto body = object_body(req, {"reference", "path", "format"});
+        std::string ref = string_field(body, "reference", true, "an image name or digest");
+        std::string path = string_field(body, "path", true, "an absolute path on the daemon's host");
+        if (path[0] != '/') invalid("path: must be an absolute path on the daemon's host");
+        std::string format = string_field(body, "format", false, "oci or oci-archive");
+        if (format.empty()) format = "oci";
+        if (format != "oci" && format != "oci-archive") invalid("format: must be oci or oci-archive, got \"" + format + "\"");
+        d.images().export_image(ref, path,
+                                format == "oci" ? image::Store::ExportFormat::layout : image::Store::ExportFormat::archive);
+        return Response::json({{"reference", ref}, {"path", path}, {"format", format}}, 201);
+    });
+    r.add_slow("POST", "/v1/images/prune", [&d](const Request& req) {
+        if (!req.body.empty()) object_body(req, {});
+        auto result = d.images().prune(d.images_in_use());
+        return Response::json({{"blobs", result.blobs}, {"snapshots", result.snapshots}, {"partials", result.partials},
+                               {"bytes", result.bytes}});
     });
     r.add_slow("POST", "/v1/auth", [&d](const Request& req) {
         auto body = object_body(req, {"registry", "username", "password"});
