@@ -9,20 +9,17 @@
 #include "core/sys/error.hpp"
 
 namespace kiln::cli {
-namespace {
 
-// YAML -> JSON for the API: scalars that read as booleans or numbers become those; kilnd's
-// schema checks the rest and names the field.
-nlohmann::json to_json(const YAML::Node& n) {
+nlohmann::json yaml_to_json(const YAML::Node& n) {
     switch (n.Type()) {
     case YAML::NodeType::Map: {
         nlohmann::json j = nlohmann::json::object();
-        for (const auto& kv : n) j[kv.first.as<std::string>()] = to_json(kv.second);
+        for (const auto& kv : n) j[kv.first.as<std::string>()] = yaml_to_json(kv.second);
         return j;
     }
     case YAML::NodeType::Sequence: {
         nlohmann::json j = nlohmann::json::array();
-        for (const auto& v : n) j.push_back(to_json(v));
+        for (const auto& v : n) j.push_back(yaml_to_json(v));
         return j;
     }
     case YAML::NodeType::Scalar: {
@@ -44,8 +41,6 @@ nlohmann::json to_json(const YAML::Node& n) {
     }
 }
 
-}  // namespace
-
 void add_apply(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("apply", "create or update the pods a YAML file describes");
     auto file = std::make_shared<std::string>();
@@ -58,9 +53,9 @@ void add_apply(CLI::App& app, Context& ctx) {
             invalid(*file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
         }
         nlohmann::json pods;
-        if (doc.IsMap() && doc["pods"]) pods = to_json(doc["pods"]);
-        else if (doc.IsSequence()) pods = to_json(doc);
-        else if (doc.IsMap()) pods = nlohmann::json::array({to_json(doc)});
+        if (doc.IsMap() && doc["pods"]) pods = yaml_to_json(doc["pods"]);
+        else if (doc.IsSequence()) pods = yaml_to_json(doc);
+        else if (doc.IsMap()) pods = nlohmann::json::array({yaml_to_json(doc)});
         else invalid(*file + ": expected a pod, a list of pods, or pods: [...]");
         for (std::size_t i = 0; i < pods.size(); ++i) {
             const auto& p = pods[i];

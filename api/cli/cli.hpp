@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
 #include "api/client/client.hpp"
@@ -36,6 +37,9 @@ void add_image(CLI::App& app, Context& ctx);
 void add_apply(CLI::App& app, Context& ctx);
 void add_pull(CLI::App& app, Context& ctx);
 
+// YAML -> JSON for the API: scalars that read as booleans or numbers become those; kilnd's
+// schema checks the rest and names the field.
+nlohmann::json yaml_to_json(const YAML::Node& node);
 // Prints rows as a table whose columns are as wide as their widest cell.
 void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 // Percent-encodes one path segment or query value.

@@ -67,6 +67,34 @@ void add_image(CLI::App& app, Context& ctx) {
         });
     }
 
+    struct Build {
+        std::string dir, tag, config;
+    };
+    auto ba = std::make_shared<Build>();
+    auto* build = image->add_subcommand("build", "make a single-layer image of a directory");
+    build->add_option("--from-dir", ba->dir, "the root filesystem")->required();
+    build->add_option("--tag", ba->tag, "name[:tag] to give the image")->required();
+    build->add_option("--config", ba->config,
+                      "JSON or YAML file with the image config's \"config\" object (Entrypoint, Cmd, Env, WorkingDir, "
+                      "User, ExposedPorts, Volumes, Labels, StopSignal)")
+        ->check(CLI::ExistingFile);
+    build->callback([&ctx, ba] {
+        char real[PATH_MAX];
+        if (!::realpath(ba->dir.c_str(), real)) throw_sys("realpath", ba->dir);
+        nlohmann::json config = nlohmann::json::object();
+        if (!ba->config.empty()) {
+            try {
+                config = yaml_to_json(YAML::LoadFile(ba->config));  // JSON is YAML too
+            } catch (const YAML::Exception& e) {
+                throw Error(Errc::invalid_argument, ba->config + ": " + e.what());
+            }
+            if (config.is_object() && config.contains("config") && config["config"].is_object()) config = config["config"];
+        }
+        auto img = ctx.client().call("POST", "/v1/images/build",
+                                     nlohmann::json{{"fromDir", real}, {"tag", ba->tag}, {"config", config}});
+        std::cout << img.value("name", "") << " " << img.value("digest", "") << "\n";
+    });
+
     struct Export {
         std::string ref, path, format;
     };

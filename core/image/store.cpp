@@ -304,6 +304,8 @@ Store::Store(std::string root)
     // With the lock held nothing else works here: leftovers are from a crash.
     content_.clear_ingests();
     snapshots_.clear_temporaries();
+    for (const auto& name : list_dir(root_))
+        if (name.starts_with("build-")) remove_all(root_ + "/" + name);  // a build a crash cut short
     load_records();
 }
 
@@ -345,6 +347,8 @@ void Store::load_records() {
 }
 
 std::vector<std::string> Store::digests_of_image(const Image& image) { return digests_of(image); }
+
+std::string Store::host_architecture_name() { return std::string(host_architecture()); }
 
 Platform parse_platform(const std::string& text) {
     Platform p;

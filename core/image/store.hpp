@@ -7,6 +7,7 @@
 // constructor takes a lock on it that another process (or Store) cannot get.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -93,6 +94,12 @@ public:
     // layers) stays until prune() finds it unused.
     void remove(const std::string& ref, bool keep_content = false);
 
+    // A single-layer OCI image of the directory tree at `rootfs` (a gzip layer; owners, modes,
+    // times, xattrs, links and devices as they are; nothing followed out of the tree), with
+    // `config` (the image config's "config" object: Entrypoint, Cmd, Env, ...) and this machine's
+    // platform, imported under `tag`.
+    Image build_from_dir(const std::string& rootfs, const std::string& tag, const nlohmann::json& config);
+
     enum class ExportFormat { layout, archive };
     // Writes the image as an OCI image layout directory or an oci-archive at `path` (which must
     // not exist), with org.opencontainers.image.ref.name (the tag) and io.containerd.image.name
@@ -139,6 +146,8 @@ private:
         }
     };
     static std::vector<std::string> digests_of_image(const Image& image);
+    static std::string host_architecture_name();
+    std::atomic<unsigned> builds_{0};
 
     Image run_import(LayoutSource& source, const Reference& ref, const std::string& record_name,
                      const ImportOptions& options, bool keep_on_transport_error);

@@ -144,6 +144,16 @@ void add_image_routes(Router& r, daemon::Daemon& d) {
         }
         puller.join();
     });
+    r.add_slow("POST", "/v1/images/build", [&d](const Request& req) {
+        auto body = object_body(req, {"fromDir", "tag", "config"});
+        std::string dir = string_field(body, "fromDir", true, "an absolute path on the daemon's host");
+        if (dir[0] != '/') invalid("fromDir: must be an absolute path on the daemon's host");
+        std::string tag = string_field(body, "tag", true, "like myapp:1.0");
+        nlohmann::json config = body.contains("config") ? body["config"] : nlohmann::json::object();
+        if (!config.is_object()) invalid("config: must be an object (Entrypoint, Cmd, Env, WorkingDir, User, ...)");
+        auto img = d.images().build_from_dir(dir, tag, config);
+        return Response::json(image::to_json(img), 201);
+    });
     r.add_slow("POST", "/v1/images/export", [&d](const Request& req) {
         auto body = object_body(req, {"reference", "path", "format"});
         std::string ref = string_field(body, "reference", true, "an image name or digest");
