@@ -92,9 +92,10 @@ void add_image_routes(Router& r, daemon::Daemon& d) {
         return Response::json(image::to_json(d.images().get(req.param("ref"))));
     });
     r.add_slow("DELETE", "/v1/images/{ref}", [&d](const Request& req) {
+        bool force = req.query_flag("force", false);
         auto img = d.images().get(req.param("ref"));
         auto users = d.pods_using(img.digest);
-        if (!users.empty() && !req.query_flag("force", false)) {
+        if (!users.empty() && !force) {
             std::string list;
             for (const auto& p : users) list += (list.empty() ? "" : ", ") + p;
             precondition("image " + img.name + " is used by pod(s) " + list + ": delete them first, or force");

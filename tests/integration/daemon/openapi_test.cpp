@@ -739,6 +739,27 @@ TEST(OpenApi, EveryOperationAnswersAsDocumented) {
     api.expect_body(201, "POST", "/v1/images/import", json{{"path", layout}, {"tag", "spare:1"}},
                     true);
 
+    // --- build, export, prune -----------------------------------------------------------------
+    {
+        TempDir work("kiln-openapi-images");
+        std::string root = work.path() + "/rootfs";
+        sh("mkdir -p " + root + "/bin && cp /bin/busybox " + root + "/bin/");
+        api.expect_body(400, "POST", "/v1/images/build", json{{"fromDir", "relative"}, {"tag", "built:1"}}, false);
+        api.expect_body(400, "POST", "/v1/images/build", json{{"fromDir", root}, {"tag", "built:1"}, {"config", {{"Cmd", 5}}}},
+                        true);
+        api.expect_body(404, "POST", "/v1/images/build", json{{"fromDir", root + "/none"}, {"tag", "built:1"}}, true);
+        api.expect_body(201, "POST", "/v1/images/build",
+                        json{{"fromDir", root}, {"tag", "built:1"}, {"config", {{"Cmd", {"/bin/busybox", "true"}}}}}, true);
+        api.expect_body(400, "POST", "/v1/images/export", json{{"reference", "built:1"}}, false);
+        api.expect_body(400, "POST", "/v1/images/export",
+                        json{{"reference", "built:1"}, {"path", work.path() + "/x"}, {"format", "zip"}}, false);
+        api.expect_body(404, "POST", "/v1/images/export", json{{"reference", "none:1"}, {"path", work.path() + "/x"}}, true);
+        api.expect_body(201, "POST", "/v1/images/export", json{{"reference", "built:1"}, {"path", work.path() + "/x"}}, true);
+        api.expect_body(412, "POST", "/v1/images/export", json{{"reference", "built:1"}, {"path", work.path() + "/x"}}, true);
+        api.expect_raw(400, "POST", "/v1/images/prune", "[]");
+        api.expect(200, "POST", "/v1/images/prune");
+    }
+
     // --- pull and registry credentials (no registry listens on 127.0.0.1:1) -------------------
     api.expect_body(400, "POST", "/v1/images/pull", json{{"reference", "Not A Ref"}}, true);
     api.expect_body(400, "POST", "/v1/images/pull", json{{"ref", "x"}}, false);
