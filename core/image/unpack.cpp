@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <linux/limits.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -77,17 +78,15 @@ la_ssize_t read_decompressed(struct archive* inner, void* opaque, const void** o
 }
 
 // Device nodes in a snapshot are real devices on the host once the layer is mounted; only a
-// caller that could mknod them anyway (root of the initial user namespace) gets them.
+// caller that could mknod them anyway (root of the initial user namespace) gets them. Read each
+// time: device entries are rare, and the answer is the calling process's.
 bool may_create_devices() {
-    static const bool allowed = [] {
-        if (::geteuid() != 0) return false;
-        auto map = read_file_if_exists("/proc/self/uid_map");
-        if (!map) return false;
-        unsigned long inside = 1, outside = 1, count = 0;
-        return std::sscanf(map->c_str(), "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 &&
-               outside == 0 && count == 4294967295UL;
-    }();
-    return allowed;
+    if (::geteuid() != 0) return false;
+    auto map = read_file_if_exists("/proc/self/uid_map");
+    if (!map) return false;
+    unsigned long inside = 1, outside = 1, count = 0;
+    return std::sscanf(map->c_str(), "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 && outside == 0 &&
+           count == 4294967295UL;
 }
 
 std::string join(const std::vector<std::string>& comps, std::size_t n) {
@@ -120,6 +119,8 @@ Times times_of(struct archive_entry* e) {
     return t;
 }
 
+constexpr std::size_t kShownName = 200;
+
 class Extractor {
 public:
     Extractor(int root, const std::string& layer, const std::string& stream_error)
@@ -144,8 +145,9 @@ public:
             case AE_IFLNK: return symlink(e, dir, base);
             case AE_IFCHR:
             case AE_IFBLK:
-                if (!may_create_devices())
-                    refuse("device nodes are only unpacked by root in the initial user namespace");
+                // Inside a user namespace they are skipped, as rootless podman and containerd skip
+                // them: the kernel would refuse them, and a runtime gives /dev its own devices.
+                if (!may_create_devices()) return;
                 return special(e, dir, base);
             case AE_IFIFO: return special(e, dir, base);
             default: refuse("unsupported entry type " + std::to_string(archive_entry_filetype(e)));
@@ -170,17 +172,24 @@ public:
     }
 
 private:
+    // The entry's name as errors show it: a hostile name may be megabytes long.
+    std::string shown_name() const {
+        return name_.size() <= kShownName ? name_ : name_.substr(0, kShownName) + "...";
+    }
     [[noreturn]] void refuse(const std::string& why) const {
-        invalid(layer_ + ": entry \"" + name_ + "\": " + why);
+        invalid(layer_ + ": entry \"" + shown_name() + "\": " + why);
     }
     [[noreturn]] void sys_fail(const std::string& call) const {
-        throw SysError(errno, call, layer_ + ": entry \"" + name_ + "\"");
+        throw SysError(errno, call, layer_ + ": entry \"" + shown_name() + "\"");
     }
 
     // The path's components without "." and empty ones. `what` says which path of the entry it is.
     std::vector<std::string> components(const std::string& path, const std::string& what) const {
         if (path.empty()) refuse("empty " + what);
         if (path.front() == '/') refuse(what + " is absolute");
+        if (path.size() >= PATH_MAX)
+            refuse(what + " is " + std::to_string(path.size()) + " bytes long, more than a path may be (" +
+                   std::to_string(PATH_MAX - 1) + ")");
         std::vector<std::string> comps;
         std::size_t start = 0;
         while (start <= path.size()) {
@@ -188,6 +197,9 @@ private:
             if (slash == std::string::npos) slash = path.size();
             std::string comp = path.substr(start, slash - start);
             if (comp == "..") refuse(what + " has a \"..\" component");
+            if (comp.size() > NAME_MAX)
+                refuse(what + " has a component of " + std::to_string(comp.size()) + " bytes, more than a file name may be (" +
+                       std::to_string(NAME_MAX) + ")");
             if (!comp.empty() && comp != ".") comps.push_back(std::move(comp));
             start = slash + 1;
         }
@@ -395,6 +407,10 @@ private:
             if (n.empty()) continue;
             if (n.starts_with("trusted.overlay."))
                 refuse("xattr " + std::string(n) + " is overlayfs metadata, which a layer may not set");
+            if (n.size() > XATTR_NAME_MAX) refuse("an xattr name of " + std::to_string(n.size()) + " bytes");
+            if (size > XATTR_SIZE_MAX)
+                refuse("xattr " + std::string(n) + " has a value of " + std::to_string(size) + " bytes, more than " +
+                       std::to_string(XATTR_SIZE_MAX) + " allowed");
             if (set(name, value, size) < 0) sys_fail("setxattr " + std::string(n));
         }
     }

@@ -13,7 +13,8 @@ namespace kiln::image {
 // layer's diff id. Errors are invalid_argument for a bad layer and name `layer` and the entry.
 //
 // Kept: modes, numeric owners, mtimes, xattrs, symlinks (their targets as they are), hard links
-// to entries earlier in the same layer, fifos, and device nodes when the caller may create them.
+// to entries earlier in the same layer, fifos, and device nodes when the caller may create them
+// (root of the initial user namespace; skipped otherwise).
 // Refused: names that are absolute or have a ".." component, entries whose path goes through a
 // symlink or a non-directory, hard links whose target is not in this layer, and trusted.overlay.*
 // xattrs, which would let a layer forge overlay metadata.

@@ -5,8 +5,12 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -138,6 +142,107 @@ TEST_F(UnpackTest, TruncatedGzipIsRefused) {
         EXPECT_EQ(e.code(), Errc::invalid_argument) << e.what();
         EXPECT_NE(std::string(e.what()).find(kLayer), std::string::npos) << e.what();
     }
+}
+
+// A compressed layer damaged in the middle, or cut short, is refused by name, for both gzip and
+// zstd, whatever it managed to write before.
+TEST_F(UnpackTest, CorruptAndTruncatedGzipAndZstdAreRefused) {
+    std::string tar = make_tar({file("big", std::string(300000, 'x') + "tail"), file("after", "y")});
+    for (Compression c : {Compression::gzip, Compression::zstd}) {
+        std::string good = compress(tar, c);
+        std::string corrupt = good;
+        for (std::size_t i = good.size() / 3; i < good.size() / 3 + 16 && i < good.size(); ++i) corrupt[i] ^= 0x5a;
+        std::string truncated = good.substr(0, good.size() - 20);
+        for (const std::string* blob : {&corrupt, &truncated}) {
+            SCOPED_TRACE(std::string(compression_name(c)) + (blob == &corrupt ? " corrupt" : " truncated"));
+            try {
+                unpack_blob(*blob, c);
+                ADD_FAILURE() << "damaged layer accepted";
+            } catch (const Error& e) {
+                EXPECT_EQ(e.code(), Errc::invalid_argument) << e.what();
+                EXPECT_NE(std::string(e.what()).find(kLayer), std::string::npos) << e.what();
+            }
+        }
+    }
+}
+
+// Header fields far beyond what a file system takes: a name longer than PATH_MAX, an xattr value
+// larger than the kernel allows, and a size field promising 8 GiB that the stream never holds.
+TEST_F(UnpackTest, HugeHeaderFieldsAreRefusedByName) {
+    std::string msg = refusal({file(std::string(5000, 'n'), "x")});
+    EXPECT_NE(msg.find(kLayer), std::string::npos) << msg;
+
+    Entry big_xattr = file("x", "data");
+    big_xattr.xattrs["user.huge"] = std::string(200000, 'v');
+    msg = refusal({big_xattr});
+    EXPECT_NE(msg.find("x"), std::string::npos) << msg;
+
+    // A ustar header by hand: name "claims", size 77777777777 octal (8 GiB), then end of stream.
+    std::string header(512, '\0');
+    auto put = [&](std::size_t off, const std::string& v) { header.replace(off, v.size(), v); };
+    put(0, "claims");
+    put(100, "0000644");
+    put(108, "0000000");
+    put(116, "0000000");
+    put(124, "77777777777");
+    put(136, "00000000000");
+    put(156, "0");
+    put(257, "ustar");
+    put(263, "00");
+    put(148, "        ");
+    unsigned sum = 0;
+    for (unsigned char ch : header) sum += ch;
+    char chk[8];
+    std::snprintf(chk, sizeof chk, "%06o", sum);
+    put(148, std::string(chk, 6) + std::string("\0 ", 2));
+    try {
+        unpack_blob(header + std::string(1024, 'z'), Compression::none);
+        FAIL() << "a layer shorter than its header says was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::invalid_argument) << e.what();
+        EXPECT_NE(std::string(e.what()).find(kLayer), std::string::npos) << e.what();
+    }
+}
+
+// Inside a user namespace device nodes are skipped (they could not be made, and a runtime gives
+// /dev its own); the rest of the layer is unpacked.
+TEST_F(UnpackTest, DevicesAreSkippedInsideAUserNamespace) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to map itself into a user namespace";
+    Entry null{"dev/null", 'c', "", 0666};
+    null.major = 1;
+    null.minor = 3;
+    std::string path = tmp_ / "blob";
+    Layout::write(path, make_tar({null, file("etc/hostname", "box")}));
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        // Root inside, mapped to root outside with a one-id map: not the initial namespace.
+        if (::unshare(CLONE_NEWUSER) < 0) ::_exit(10);
+        auto write = [](const char* file, const char* text) {
+            int fd = ::open(file, O_WRONLY | O_CLOEXEC);
+            bool ok = fd >= 0 && ::write(fd, text, std::strlen(text)) == static_cast<ssize_t>(std::strlen(text));
+            if (fd >= 0) ::close(fd);
+            return ok;
+        };
+        if (!write("/proc/self/setgroups", "deny") || !write("/proc/self/uid_map", "0 0 1") ||
+            !write("/proc/self/gid_map", "0 0 1"))
+            ::_exit(11);
+        try {
+            Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+            Fd root(::open(dest().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            unpack_layer(fd.get(), root.get(), Compression::none, kLayer);
+        } catch (...) {
+            ::_exit(12);
+        }
+        ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    struct stat st{};
+    EXPECT_NE(::lstat(at("dev/null").c_str(), &st), 0) << "the device was skipped";
+    EXPECT_EQ(kiln::testing::slurp(at("etc/hostname")), "box");
 }
 
 TEST_F(UnpackTest, HardLinksShareTheInode) {
