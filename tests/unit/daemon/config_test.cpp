@@ -74,7 +74,8 @@ TEST(Config, EmbeddedDefaultNamesEveryKey) {
     for (const char* key : {"\nstateDir:", "\nrunDir:", "\ncgroupParent:", "\nstopPodsOnExit:", "\napi:",
                             "\n  socket:", "\n  socketMode:", "\n  socketGroup:", "\n  maxBodyBytes:",
                             "\n  requestTimeout:", "\n  idleTimeout:", "\nlog:", "\n  level:", "\n  format:",
-                            "\ncontainerLogs:", "\n  maxSize:", "\n  maxFiles:", "\npods:", "\nnetworks:", "\nplugins:"})
+                            "\ncontainerLogs:", "\n  maxSize:", "\n  maxFiles:", "\nregistries:", "\nauthFile:", "\npods:",
+                            "\nnetworks:", "\nplugins:"})
         EXPECT_NE(text.find(key), std::string::npos) << key << " is not set in configs/kiln.yaml";
 }
 
@@ -262,6 +263,30 @@ TEST(Config, ImagesToImport) {
     EXPECT_TRUE(error_of("images:\n  - {path: /a}\n").starts_with("/etc/kiln/kiln.yaml:2: images[0].tag: is required"));
     EXPECT_TRUE(error_of("images:\n  - {path: /a, tag: x, sha: y}\n").find("sha") != std::string::npos);
     EXPECT_TRUE(error_of("images: {path: /a}\n").starts_with("/etc/kiln/kiln.yaml:1: images:"));
+}
+
+TEST(Config, Registries) {
+    auto c = parse("registries:\n  \"127.0.0.1:5000\": {insecure: true}\n  registry.example.com:\n"
+                   "    caFile: /etc/kiln/ca.pem\n    username: ci\n    password: s3cret\nauthFile: /etc/kiln/auth.json\n");
+    ASSERT_EQ(c.registries.size(), 2u);
+    EXPECT_TRUE(c.registries.at("127.0.0.1:5000").insecure);
+    const auto& r = c.registries.at("registry.example.com");
+    EXPECT_FALSE(r.insecure);
+    EXPECT_EQ(r.ca_file, "/etc/kiln/ca.pem");
+    EXPECT_EQ(r.username, "ci");
+    EXPECT_EQ(r.password, "s3cret");
+    EXPECT_EQ(c.auth_path(), "/etc/kiln/auth.json");
+    EXPECT_EQ(parse("stateDir: /srv/kiln\n").auth_path(), "/srv/kiln/auth.json");
+    EXPECT_EQ(error_of("registries:\n  busybox: {insecure: true}\n"),
+              "/etc/kiln/kiln.yaml:2: registries.busybox: \"busybox\" is not a registry name (host or host:port)");
+    EXPECT_TRUE(error_of("registries:\n  r.example: {username: ci}\n").starts_with(
+        "/etc/kiln/kiln.yaml:2: registries[\"r.example\"]: username and password go together"))
+        << error_of("registries:\n  r.example: {username: ci}\n");
+    EXPECT_TRUE(error_of("registries:\n  r.example:\n    insecure: maybe\n").starts_with("/etc/kiln/kiln.yaml:3: registries[\"r.example\"].insecure:"))
+        << error_of("registries:\n  r.example:\n    insecure: maybe\n");
+    EXPECT_TRUE(error_of("registries:\n  r.example: {caFile: rel.pem}\n").find("caFile") != std::string::npos);
+    EXPECT_TRUE(error_of("registries:\n  r.example: {mirror: x}\n").find("mirror: unknown field") != std::string::npos);
+    EXPECT_TRUE(error_of("authFile: relative\n").starts_with("/etc/kiln/kiln.yaml:1: authFile:"));
 }
 
 TEST(Config, EmptySectionsKeepTheirDefaults) {
