@@ -49,7 +49,8 @@ struct ImageSource {
 
 // How kilnd reaches one registry (keyed by its name as references write it: "host[:port]").
 struct RegistrySettings {
-    bool insecure = false;  // plain http (always for localhost and 127.0.0.0/8)
+    // Plain http when true, https (TLS) when false; unset: http for localhost and 127.0.0.0/8 only.
+    std::optional<bool> insecure;
     std::string ca_file;    // PEM, trusted besides the system store
     std::string username, password;  // instead of what `kiln login` stored
 

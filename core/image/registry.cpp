@@ -207,7 +207,7 @@ PullReference parse_pull_reference(const std::string& ref) {
 RegistryClient::RegistryClient(const std::string& registry, const std::string& repository, RegistryConfig config)
     : registry_(registry), repository_(repository), config_(std::move(config)), client_(http::TlsOptions{config_.ca_file}) {
     std::string host = registry == kDockerHub ? std::string(kDockerHubHost) : registry;
-    base_ = (config_.insecure || is_loopback(registry) ? "http://" : "https://") + host;
+    base_ = (config_.insecure.value_or(is_loopback(registry)) ? "http://" : "https://") + host;
 }
 
 void RegistryClient::fail(const http::Request& r, http::Stream& s, const std::string& what) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/image/http.hpp"
@@ -35,7 +36,8 @@ struct RegistryCredentials {
 };
 
 struct RegistryConfig {
-    bool insecure = false;  // plain http (always for localhost and 127.0.0.0/8)
+    // Plain http when true, https when false; unset: http for localhost and 127.0.0.0/8 only.
+    std::optional<bool> insecure;
     std::string ca_file;    // trusted besides the system store
     RegistryCredentials credentials;
 };

@@ -183,6 +183,49 @@ TEST(Pull, BearerTokenFromTheRealm) {
     EXPECT_EQ(r.out.substr(0, r.out.find(' ')), reg.host() + "/team/busybox:latest");
 }
 
+TEST(Pull, HttpsChecksTheCertificateAgainstTheCaFile) {
+    KILN_REQUIRE_ROOT();
+    Registry reg("tls");
+    reg.push(busybox_layout(), "latest", "secure/busybox:1");
+    std::string ref = reg.host() + "/secure/busybox:1";
+    {
+        // https asked for, but the registry's CA is not trusted.
+        Kilnd k("registries:\n  \"" + reg.host() + "\": {insecure: false}\n");
+        auto r = k.cli({"pull", ref});
+        EXPECT_NE(r.code, 0);
+        EXPECT_NE(r.err.find("TLS handshake with " + reg.host()), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+    }
+    Kilnd k("registries:\n  \"" + reg.host() + "\": {insecure: false, caFile: " + reg.dir() + "/reg/tls/ca.pem}\n");
+    auto r = k.cli({"pull", "-q", ref});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto run = k.cli({"run", "--rm", "--network", "none", ref, "sh", "-c", "echo over tls"});
+    EXPECT_EQ(run.out, "over tls\n") << run.err;
+}
+
+TEST(Pull, DockerSchema2ManifestsAndManifestLists) {
+    KILN_REQUIRE_ROOT();
+    Registry reg;
+    reg.push(busybox_layout(), "latest", "kiln/v2s2:1", "--format v2s2");
+    std::string multi = reg.dir() + "/multi";
+    auto built = sh(std::string(KILN_SOURCE_DIR) + "/tests/fixtures/registry.sh build-index " + busybox_layout() + " " + multi, 120);
+    ASSERT_EQ(built.code, 0) << built.err;
+    reg.push(multi, "multi", "kiln/v2s2list:1", "--all --format v2s2");
+    Kilnd k;
+    auto r = k.cli({"pull", "-q", reg.host() + "/kiln/v2s2:1"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto remote = json::parse(sh("skopeo inspect --raw --tls-verify=false docker://" + reg.host() + "/kiln/v2s2:1").out);
+    EXPECT_EQ(remote["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+    auto run = k.cli({"run", "--rm", "--network", "none", reg.host() + "/kiln/v2s2:1", "sh", "-c", "echo schema2"});
+    EXPECT_EQ(run.out, "schema2\n") << run.err;
+
+    r = k.cli({"pull", "-q", "--platform", "linux/arm64/v8", reg.host() + "/kiln/v2s2list:1"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto img = k.client().call("GET", "/v1/images/" + escape(reg.host() + "/kiln/v2s2list:1"));
+    EXPECT_EQ(img["architecture"], "arm64");
+    EXPECT_EQ(img["layers"].size(), 2u);
+}
+
 TEST(Pull, AnIndexGivesThePlatformAsked) {
     KILN_REQUIRE_ROOT();
     Registry reg;

@@ -269,9 +269,9 @@ TEST(Config, Registries) {
     auto c = parse("registries:\n  \"127.0.0.1:5000\": {insecure: true}\n  registry.example.com:\n"
                    "    caFile: /etc/kiln/ca.pem\n    username: ci\n    password: s3cret\nauthFile: /etc/kiln/auth.json\n");
     ASSERT_EQ(c.registries.size(), 2u);
-    EXPECT_TRUE(c.registries.at("127.0.0.1:5000").insecure);
+    EXPECT_EQ(c.registries.at("127.0.0.1:5000").insecure, true);
     const auto& r = c.registries.at("registry.example.com");
-    EXPECT_FALSE(r.insecure);
+    EXPECT_FALSE(r.insecure.has_value()) << "unset: the default for the host";
     EXPECT_EQ(r.ca_file, "/etc/kiln/ca.pem");
     EXPECT_EQ(r.username, "ci");
     EXPECT_EQ(r.password, "s3cret");
