@@ -69,6 +69,9 @@ struct WebSocketSession {
 };
 WebSocketSession read_session(api::WebSocketClient& ws);
 
+// Percent-encodes one path segment (an image name in /v1/images/{ref}).
+std::string url_escape(const std::string& text);
+
 // A pod of one container running `args` from image busybox.
 nlohmann::json simple_pod(const std::string& name, const std::vector<std::string>& args);
 

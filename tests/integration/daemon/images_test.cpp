@@ -17,18 +17,6 @@ std::string podman(const std::string& dir) {
            "--cgroup-manager cgroupfs ";
 }
 
-std::string escape(const std::string& s) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.') out += static_cast<char>(c);
-        else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", c);
-            out += buf;
-        }
-    }
-    return out;
-}
 
 TEST(Images, APodmanSavedDockerArchiveIsImportedAndRuns) {
     KILN_REQUIRE_ROOT();

@@ -10,18 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string escape(const std::string& s) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-        else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", c);
-            out += buf;
-        }
-    }
-    return out;
-}
 
 const std::string kFixtures = std::string(KILN_SOURCE_DIR) + "/tests/fixtures";
 
@@ -165,7 +153,7 @@ TEST(Pull, BasicAuthWithLoginAndLogout) {
 
     r = k.cli({"logout", reg.host()});
     EXPECT_EQ(r.code, 0) << r.err;
-    k.client().call("DELETE", "/v1/images/" + escape(ref + ":latest"));
+    k.client().call("DELETE", "/v1/images/" + url_escape(ref + ":latest"));
     r = k.cli({"pull", ref});
     EXPECT_NE(r.code, 0) << "credentials are gone";
     r = k.cli({"logout", reg.host()});
@@ -221,7 +209,7 @@ TEST(Pull, DockerSchema2ManifestsAndManifestLists) {
 
     r = k.cli({"pull", "-q", "--platform", "linux/arm64/v8", reg.host() + "/kiln/v2s2list:1"});
     ASSERT_EQ(r.code, 0) << r.err;
-    auto img = k.client().call("GET", "/v1/images/" + escape(reg.host() + "/kiln/v2s2list:1"));
+    auto img = k.client().call("GET", "/v1/images/" + url_escape(reg.host() + "/kiln/v2s2list:1"));
     EXPECT_EQ(img["architecture"], "arm64");
     EXPECT_EQ(img["layers"].size(), 2u);
 }
@@ -236,13 +224,13 @@ TEST(Pull, AnIndexGivesThePlatformAsked) {
     Kilnd k;
     auto r = k.cli({"pull", "-q", reg.host() + "/kiln/multi:1"});
     ASSERT_EQ(r.code, 0) << r.err;
-    auto img = k.client().call("GET", "/v1/images/" + escape(reg.host() + "/kiln/multi:1"));
+    auto img = k.client().call("GET", "/v1/images/" + url_escape(reg.host() + "/kiln/multi:1"));
     EXPECT_EQ(img["architecture"], "amd64");
     EXPECT_EQ(img["layers"].size(), 1u);
 
     r = k.cli({"pull", "-q", "--platform", "linux/arm64", reg.host() + "/kiln/multi:1"});
     ASSERT_EQ(r.code, 0) << r.err;
-    img = k.client().call("GET", "/v1/images/" + escape(reg.host() + "/kiln/multi:1"));
+    img = k.client().call("GET", "/v1/images/" + url_escape(reg.host() + "/kiln/multi:1"));
     EXPECT_EQ(img["architecture"], "arm64");
     EXPECT_EQ(img["layers"].size(), 2u);
 
