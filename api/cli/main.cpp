@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
     kiln::cli::add_image(app, ctx);
     kiln::cli::add_apply(app, ctx);
     kiln::cli::add_pull(app, ctx);
+    kiln::cli::add_plugins(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -101,7 +101,7 @@ void read_api(const json& value, const std::string& path, const SourceMap& sourc
 void read_config(const json& value, const SourceMap& source, Config& c) {
     ObjectReader r(value, "",
                    {"stateDir", "runDir", "cgroupParent", "stopPodsOnExit", "api", "log", "containerLogs", "images",
-                    "registries", "authFile", "pods", "networks", "plugins"});
+                    "registries", "authFile", "pods", "networks", "plugins", "pluginDirs", "requiredPlugins"});
     if (auto* v = r.get("stateDir")) c.state_dir = read_absolute_path(*v, r.path("stateDir"));
     if (auto* v = r.get("runDir")) c.run_dir = read_absolute_path(*v, r.path("runDir"));
     if (auto* v = r.get("cgroupParent")) {
@@ -181,8 +181,16 @@ void read_config(const json& value, const SourceMap& source, Config& c) {
     }
     if (auto* v = r.get("plugins")) {
         if (!v->is_object()) wrong_type(*v, r.path("plugins"), "a map of plugin id to its config");
+        for (const auto& [id, x] : v->items())
+            if (!x.is_object() && !x.is_null()) wrong_type(x, join_path(r.path("plugins"), id), "a map (the plugin's config)");
         c.plugins = *v;
     }
+    if (auto* v = r.get("pluginDirs")) {
+        if (!v->is_array()) wrong_type(*v, r.path("pluginDirs"), "a list of absolute paths");
+        for (std::size_t i = 0; i < v->size(); ++i)
+            c.plugin_dirs.push_back(read_absolute_path((*v)[i], index_path(r.path("pluginDirs"), i)));
+    }
+    if (auto* v = r.get("requiredPlugins")) c.required_plugins = read_string_array(*v, r.path("requiredPlugins"));
 }
 
 std::string located(const std::string& source, int line, const std::string& message) {

@@ -71,6 +71,8 @@ struct Config {
     std::vector<PodSpec> pods;       // appliance mode: started at boot, reconciled on SIGHUP
     nlohmann::json networks = nlohmann::json::array();  // accepted now; the plugins give meaning
     nlohmann::json plugins = nlohmann::json::object();
+    std::vector<std::string> plugin_dirs;       // each subdirectory with a plugin.yaml is a plugin
+    std::vector<std::string> required_plugins;  // ids: kilnd does not start without them
 
     std::string source;  // the file it came from, or "<embedded>"
 

@@ -23,6 +23,7 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
     mkdir_all(config_.run_dir, 0711);
     images_ = std::make_unique<image::Store>(config_.state_dir);
     pods_ = std::make_unique<PodManager>(config_, paths_, events_, [this](const std::string& ref) { return resolve_image(ref); });
+    plugins_ = std::make_unique<PluginHost>(config_, config_.state_dir);
     started_ = std::chrono::system_clock::now();
 }
 
@@ -96,6 +97,7 @@ void Daemon::login(const std::string& registry, const image::RegistryCredentials
 bool Daemon::logout(const std::string& registry) { return image::remove_auth(config_.auth_path(), registry); }
 
 void Daemon::start() {
+    plugins_->start();
     pods_->recover();
     import_images(config_.images);
     apply_appliance(config_.pods, {});
@@ -174,6 +176,7 @@ void Daemon::reload(const Config& next) {
 
 void Daemon::stop() {
     pods_->shutdown(config_.stop_pods_on_exit);
+    plugins_->stop();  // last: pods may still have needed them
     events_.close();
 }
 

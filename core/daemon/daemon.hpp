@@ -9,6 +9,7 @@
 
 #include "core/daemon/config.hpp"
 #include "core/daemon/events.hpp"
+#include "core/daemon/plugin_host.hpp"
 #include "core/daemon/pod_manager.hpp"
 #include "core/image/store.hpp"
 
@@ -19,7 +20,8 @@ public:
     // `bin_dir` holds kiln-monitor, kiln-pause and kiln-runtime (kilnd's own directory).
     Daemon(Config config, const std::string& bin_dir);
 
-    // Recovers pods from disk, then starts the appliance pods of the config that are missing.
+    // Starts the plugins, recovers pods from disk, then starts the appliance pods of the config
+    // that are missing.
     void start();
     // Applies a new config's pods (SIGHUP): added pods are created, removed ones deleted,
     // changed ones replaced. Other keys need a restart of kilnd and are reported as such.
@@ -30,6 +32,7 @@ public:
     EventBus& events() { return events_; }
     image::Store& images() { return *images_; }
     PodManager& pods() { return *pods_; }
+    PluginHost& plugins() { return *plugins_; }
     std::chrono::system_clock::time_point started() const { return started_; }
 
     // The image record behind a reference, as the pod manager needs it.
@@ -58,6 +61,7 @@ private:
     EventBus events_;
     std::unique_ptr<image::Store> images_;
     std::unique_ptr<PodManager> pods_;
+    std::unique_ptr<PluginHost> plugins_;
     std::chrono::system_clock::time_point started_;
 };
 

@@ -16,5 +16,6 @@ void add_container_routes(Router& r, daemon::Daemon& d);
 void add_image_routes(Router& r, daemon::Daemon& d);
 void add_event_routes(Router& r, daemon::Daemon& d);
 void add_system_routes(Router& r, daemon::Daemon& d);
+void add_plugin_routes(Router& r, daemon::Daemon& d);
 
 }  // namespace kiln::api

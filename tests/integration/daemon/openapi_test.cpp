@@ -760,6 +760,10 @@ TEST(OpenApi, EveryOperationAnswersAsDocumented) {
         api.expect(200, "POST", "/v1/images/prune");
     }
 
+    // --- plugins (none installed here) ----------------------------------------------------------
+    EXPECT_EQ(json::parse(api.expect(200, "GET", "/v1/plugins").body), json::array());
+    api.expect(404, "GET", "/v1/plugins/cni");
+
     // --- pull and registry credentials (no registry listens on 127.0.0.1:1) -------------------
     api.expect_body(400, "POST", "/v1/images/pull", json{{"reference", "Not A Ref"}}, true);
     api.expect_body(400, "POST", "/v1/images/pull", json{{"ref", "x"}}, false);
@@ -1114,6 +1118,7 @@ TEST(OpenApi, EveryOperationAnswersAsDocumented) {
                                : seg == "{container}" ? std::string("main")
                                : seg == "{ref}"       ? std::string("busybox")
                                : seg == "{registry}"  ? std::string("registry.example")
+                               : seg == "{id}"        ? std::string("cni")
                                                       : seg);
         const auto expected = contract.methods_for(concrete);
         for (const char* method : {"PUT", "PATCH"}) {

@@ -75,7 +75,7 @@ TEST(Config, EmbeddedDefaultNamesEveryKey) {
                             "\n  socket:", "\n  socketMode:", "\n  socketGroup:", "\n  maxBodyBytes:",
                             "\n  requestTimeout:", "\n  idleTimeout:", "\nlog:", "\n  level:", "\n  format:",
                             "\ncontainerLogs:", "\n  maxSize:", "\n  maxFiles:", "\nregistries:", "\nauthFile:", "\npods:",
-                            "\nnetworks:", "\nplugins:"})
+                            "\nnetworks:", "\nplugins:", "\npluginDirs:", "\nrequiredPlugins:"})
         EXPECT_NE(text.find(key), std::string::npos) << key << " is not set in configs/kiln.yaml";
 }
 

@@ -1,0 +1,71 @@
+// The plugin host: finds plugins (a plugin.yaml in each subdirectory of the configured plugin
+// directories), orders them by what they require, checks each one's ABI version, loads its
+// library with Boost.DLL and starts it with its config. A plugin that cannot be loaded or
+// started is kept in the list as failed, with the reason, unless kiln.yaml marks it required:
+// then kilnd does not start. Boost.DLL stays in plugin_host.cpp.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/daemon/config.hpp"
+#include "core/daemon/plugin_manifest.hpp"
+
+namespace kiln::sdk {
+class Plugin;
+}
+
+namespace kiln::daemon {
+
+enum class PluginState { loaded, started, failed, stopped };
+std::string_view plugin_state_name(PluginState s);
+
+struct PluginStatus {
+    PluginManifest manifest;  // as read; id and dir always set
+    PluginState state = PluginState::failed;
+    std::string error;        // why it failed
+    bool required = false;
+    nlohmann::json config;    // what it was given
+};
+nlohmann::json to_json(const PluginStatus& s);
+
+// A REST request on behalf of a plugin granted API access: (method, path, body) -> (status, body).
+using PluginApiFn = std::function<std::pair<int, std::string>(const std::string&, const std::string&, const std::string&)>;
+
+class PluginHost {
+public:
+    PluginHost(const Config& config, std::string state_dir, PluginApiFn api = {});
+    ~PluginHost();
+    PluginHost(const PluginHost&) = delete;
+    PluginHost& operator=(const PluginHost&) = delete;
+
+    // Discovers, orders, loads and starts every plugin. Throws kiln::Error naming the plugin
+    // when a required one fails, after stopping what started.
+    void start();
+    // Stops the started plugins in the reverse order and unloads them.
+    void stop();
+
+    std::vector<PluginStatus> list() const;
+    std::optional<PluginStatus> get(const std::string& id) const;
+
+private:
+    struct Loaded;
+    void load_one(PluginStatus& status);
+
+    const Config& config_;
+    std::string state_dir_;
+    PluginApiFn api_;
+    mutable std::mutex mu_;
+    std::vector<PluginStatus> plugins_;  // in start order (failed ones where they were found)
+    std::map<std::string, std::unique_ptr<Loaded>> loaded_;
+    std::vector<std::string> start_order_;
+};
+
+}  // namespace kiln::daemon

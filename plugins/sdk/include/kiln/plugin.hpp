@@ -1,0 +1,106 @@
+// The kiln plugin SDK: the only header a plugin needs.
+//
+// A plugin is a shared library with a plugin.yaml beside it (id, kind, version, abi, library,
+// requires, config, container). kilnd reads the manifest, checks the ABI version the library
+// reports against its own before it calls anything else, then creates the plugin through the
+// factory KILN_PLUGIN exports, handing it a HostContext. Everything crosses the boundary as
+// std::string (JSON text where a value is structured), so a plugin depends on no kiln type
+// beyond this file and on no JSON library in particular.
+//
+//   #include <kiln/plugin.hpp>
+//   class Tagger : public kiln::sdk::IsolatorPlugin {
+//   public:
+//       explicit Tagger(kiln::sdk::HostContext& host) : host_(host) {}
+//       std::string edit_spec(const std::string& spec, const std::string& request) override { ... }
+//   private:
+//       kiln::sdk::HostContext& host_;
+//   };
+//   KILN_PLUGIN(Tagger)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/dll/alias.hpp>
+
+namespace kiln::sdk {
+
+// Bumped whenever anything in this header changes in a way a built plugin would notice.
+inline constexpr std::uint32_t kAbiVersion = 1;
+
+enum class LogLevel { debug, info, warn, error };
+
+struct ExecResult {
+    int exit_code = -1;
+    std::string out, err;
+};
+
+struct ApiResponse {
+    int status = 0;
+    std::string body;  // JSON text
+};
+
+// What kilnd offers a plugin. Every call may come from any thread.
+class HostContext {
+public:
+    virtual ~HostContext() = default;
+    virtual void log(LogLevel level, const std::string& message) = 0;
+    // The plugin's config: its manifest's defaults with its section of kiln.yaml over them.
+    virtual std::string config_json() const = 0;
+    // A directory of the plugin's own under kilnd's state dir, kept across restarts.
+    virtual std::string state_dir() const = 0;
+    // Runs argv inside the plugin's container (its manifest's `container`), with `input` on
+    // stdin. Throws std::runtime_error when the plugin has no container or it is not running.
+    virtual ExecResult exec(const std::vector<std::string>& argv, const std::string& input = {}) = 0;
+    // A request to kilnd's REST API (method, path such as "/v1/pods", JSON body). Throws
+    // std::runtime_error unless the manifest grants API access.
+    virtual ApiResponse api(const std::string& method, const std::string& path, const std::string& body = {}) = 0;
+};
+
+class Plugin {
+public:
+    virtual ~Plugin() = default;
+    // Called once, after every plugin it requires has started; a throw fails the plugin.
+    virtual void start() {}
+    // Called once before kilnd unloads it.
+    virtual void stop() {}
+};
+
+// kind: network. Attaches a pod's network namespace (a path under kilnd's run dir) to one
+// network and detaches it. The request is JSON: {"pod", "network", "netns", "ifname",
+// "portMappings": [{"hostPort", "containerPort", "protocol"}], "config": {...}}. attach answers
+// JSON: {"interfaces": [{"name", "mac"}], "ips": [{"address" (CIDR), "gateway"}], "routes":
+// [{"dst", "gw"}], "dns": {"nameservers": [], "search": [], "options": []}}.
+class NetworkPlugin : public Plugin {
+public:
+    virtual std::string attach(const std::string& request) = 0;
+    virtual void detach(const std::string& request) = 0;
+};
+
+// kind: isolator. Edits a container's OCI runtime spec (JSON text) from what the pod asks of
+// this isolator (JSON: {"pod", "container", "config"}), and returns the spec.
+class IsolatorPlugin : public Plugin {
+public:
+    virtual std::string edit_spec(const std::string& spec, const std::string& request) = 0;
+};
+
+// kind: instrumentation. Hears kilnd's events ({"id", "type", "pod", "container", "time",
+// ...}) and periodic stats ({"pods": [...]}), both JSON.
+class InstrumentationPlugin : public Plugin {
+public:
+    virtual void on_event(const std::string& event) = 0;
+    virtual void on_stats(const std::string& stats) { (void)stats; }
+};
+
+}  // namespace kiln::sdk
+
+// The symbols kilnd looks up: the ABI version first, then the factory.
+#define KILN_PLUGIN(Class)                                                                          \
+    namespace kiln_plugin_exports {                                                                 \
+    inline std::uint32_t kiln_plugin_abi() { return ::kiln::sdk::kAbiVersion; }                     \
+    inline ::kiln::sdk::Plugin* kiln_plugin_create(::kiln::sdk::HostContext& host) { return new Class(host); } \
+    }                                                                                               \
+    BOOST_DLL_ALIAS(kiln_plugin_exports::kiln_plugin_abi, kiln_plugin_abi)                          \
+    BOOST_DLL_ALIAS(kiln_plugin_exports::kiln_plugin_create, kiln_plugin_create)

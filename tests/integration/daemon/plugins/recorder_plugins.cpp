@@ -1,0 +1,55 @@
+// Test plugins for the plugin host: each kind, built from one source with -DKIND_... . On start
+// each appends its id to <state>/plugins/started.log and writes the config it was given to its
+// state dir; KILN_TEST_FAIL_START in its config makes start() throw.
+#include <fstream>
+#include <stdexcept>
+
+#include <kiln/plugin.hpp>
+
+namespace {
+
+void record(kiln::sdk::HostContext& host, const char* what) {
+    std::string cfg = host.config_json();
+    std::ofstream(host.state_dir() + "/config.json") << cfg;
+    std::string id = host.state_dir().substr(host.state_dir().find_last_of('/') + 1);
+    std::ofstream(host.state_dir() + "/../started.log", std::ios::app) << id << "\n";
+    if (cfg.find("KILN_TEST_FAIL_START") != std::string::npos) throw std::runtime_error(std::string(what) + " refuses to start");
+    host.log(kiln::sdk::LogLevel::info, std::string(what) + " started");
+}
+
+#if defined(KIND_ISOLATOR)
+class TestPlugin : public kiln::sdk::IsolatorPlugin {
+public:
+    explicit TestPlugin(kiln::sdk::HostContext& host) : host_(host) {}
+    void start() override { record(host_, "isolator"); }
+    std::string edit_spec(const std::string& spec, const std::string&) override { return spec; }
+
+private:
+    kiln::sdk::HostContext& host_;
+};
+#elif defined(KIND_NETWORK)
+class TestPlugin : public kiln::sdk::NetworkPlugin {
+public:
+    explicit TestPlugin(kiln::sdk::HostContext& host) : host_(host) {}
+    void start() override { record(host_, "network"); }
+    std::string attach(const std::string&) override { return "{}"; }
+    void detach(const std::string&) override {}
+
+private:
+    kiln::sdk::HostContext& host_;
+};
+#else
+class TestPlugin : public kiln::sdk::InstrumentationPlugin {
+public:
+    explicit TestPlugin(kiln::sdk::HostContext& host) : host_(host) {}
+    void start() override { record(host_, "instrumentation"); }
+    void on_event(const std::string&) override {}
+
+private:
+    kiln::sdk::HostContext& host_;
+};
+#endif
+
+}  // namespace
+
+KILN_PLUGIN(TestPlugin)

@@ -1,0 +1,130 @@
+// The plugin host: discovery in the configured directories, order by requires, the ABI check,
+// config from the manifest and kiln.yaml, failures listed with their reason (and fatal only
+// for a required plugin), over GET /v1/plugins and `kiln plugins`.
+#include "tests/integration/daemon/daemon_harness.hpp"
+
+namespace kiln::testing {
+namespace {
+
+using nlohmann::json;
+
+const std::string kPlugins = KILN_TEST_PLUGINS;
+
+// A plugin directory under `root`: plugin.yaml with these fields.
+void plugin_dir(const std::string& root, const std::string& name, const std::string& manifest) {
+    sh("mkdir -p " + root + "/" + name);
+    std::ofstream(root + "/" + name + "/plugin.yaml") << manifest;
+}
+
+std::string manifest(const std::string& id, const std::string& kind, const std::string& library,
+                     const std::string& extra = "") {
+    return "id: " + id + "\nkind: " + kind + "\nversion: 1.2.3\nabi: 1\nlibrary: " + library + "\n" + extra;
+}
+
+json by_id(const json& list, const std::string& id) {
+    for (const auto& p : list)
+        if (p.value("id", "") == id) return p;
+    ADD_FAILURE() << "no plugin " << id << " in " << list.dump();
+    return json::object();
+}
+
+TEST(Plugins, LoadedInTheOrderTheyRequireWithTheirConfig) {
+    KILN_REQUIRE_ROOT();
+    TempDir dirs("kiln-plugins");
+    std::string d = dirs.path();
+    // Found in name order (a-net, b-iso, c-metrics) but started as required: iso, net, metrics.
+    plugin_dir(d, "a-net", manifest("net", "network", kPlugins + "/kiln_test_network_plugin.so",
+                                      "requires: [iso]\nconfig: {bridge: kiln0, mtu: 1500}\n"));
+    plugin_dir(d, "b-iso", manifest("iso", "isolator", kPlugins + "/kiln_test_isolator_plugin.so"));
+    plugin_dir(d, "c-metrics", manifest("metrics", "instrumentation", kPlugins + "/kiln_test_instrumentation_plugin.so",
+                                          "requires: [\"kind:network\"]\n"));
+    Kilnd k("pluginDirs: [" + d + "]\nplugins:\n  net: {mtu: 9000}\n");
+    auto list = k.client().call("GET", "/v1/plugins");
+    ASSERT_EQ(list.size(), 3u) << list.dump();
+    EXPECT_EQ(list[0]["id"], "iso");
+    EXPECT_EQ(list[1]["id"], "net");
+    EXPECT_EQ(list[2]["id"], "metrics");
+    for (const auto& p : list) EXPECT_EQ(p["state"], "started") << p.dump();
+    EXPECT_EQ(sh("cat " + k.dir() + "/state/plugins/started.log").out, "iso\nnet\nmetrics\n");
+    // The manifest's defaults with kiln.yaml's section over them.
+    auto cfg = json::parse(sh("cat " + k.dir() + "/state/plugins/net/config.json").out);
+    EXPECT_EQ(cfg, json({{"bridge", "kiln0"}, {"mtu", 9000}}));
+    auto one = k.client().call("GET", "/v1/plugins/net");
+    EXPECT_EQ(one["kind"], "network");
+    EXPECT_EQ(one["version"], "1.2.3");
+    EXPECT_EQ(one["requires"], json::array({"iso"}));
+    auto missing = k.client().request("GET", "/v1/plugins/nope");
+    EXPECT_EQ(missing.status, 404);
+
+    auto table = k.cli({"plugins"});
+    EXPECT_EQ(table.code, 0) << table.err;
+    EXPECT_NE(table.out.find("net  "), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("started"), std::string::npos) << table.out;
+    auto as_json = k.cli({"plugins", "--format", "json"});
+    EXPECT_EQ(json::parse(as_json.out).size(), 3u);
+}
+
+TEST(Plugins, FailuresAreListedWithTheirReasonAndKilndRuns) {
+    KILN_REQUIRE_ROOT();
+    TempDir dirs("kiln-plugins");
+    std::string d = dirs.path();
+    std::string iso = kPlugins + "/kiln_test_isolator_plugin.so";
+    plugin_dir(d, "abi-manifest", "id: abi-manifest\nkind: isolator\nversion: 1\nabi: 2\nlibrary: " + iso + "\n");
+    plugin_dir(d, "abi-library", manifest("abi-library", "isolator", kPlugins + "/kiln_test_wrong_abi_plugin.so"));
+    plugin_dir(d, "no-library", manifest("no-library", "isolator", "missing.so"));
+    plugin_dir(d, "wrong-kind", manifest("wrong-kind", "network", iso));
+    plugin_dir(d, "bad-yaml", "id: bad-yaml\nkind: isolator\nversion: 1\nabi: 1\nlibrary: x.so\ncolour: red\n");
+    plugin_dir(d, "cycle-a", manifest("cycle-a", "isolator", iso, "requires: [cycle-b]\n"));
+    plugin_dir(d, "cycle-b", manifest("cycle-b", "isolator", iso, "requires: [cycle-a]\n"));
+    plugin_dir(d, "needs-ghost", manifest("needs-ghost", "isolator", iso, "requires: [ghost]\n"));
+    plugin_dir(d, "needs-failed", manifest("needs-failed", "isolator", iso, "requires: [refuses]\n"));
+    plugin_dir(d, "refuses", manifest("refuses", "isolator", iso, "config: {KILN_TEST_FAIL_START: true}\n"));
+    plugin_dir(d, "fine", manifest("fine", "isolator", iso));
+    Kilnd k("pluginDirs: [" + d + "]\n");
+    auto list = k.client().call("GET", "/v1/plugins");
+    auto error_of = [&](const std::string& id) {
+        json p = by_id(list, id);
+        EXPECT_EQ(p.value("state", ""), "failed") << p.dump();
+        return p.value("error", "");
+    };
+    EXPECT_EQ(by_id(list, "fine")["state"], "started");
+    EXPECT_NE(error_of("abi-manifest").find("ABI version 2; this kilnd loads version 1"), std::string::npos);
+    EXPECT_NE(error_of("abi-library").find("was built for ABI version 999"), std::string::npos);
+    EXPECT_NE(error_of("no-library").find(d + "/no-library/missing.so does not exist"), std::string::npos);
+    EXPECT_NE(error_of("wrong-kind").find("says kind network, but the library's plugin is not a network plugin"),
+              std::string::npos);
+    EXPECT_NE(error_of("bad-yaml").find(d + "/bad-yaml/plugin.yaml:6: colour: unknown field"), std::string::npos)
+        << error_of("bad-yaml");
+    EXPECT_NE(error_of("cycle-a").find("cycle"), std::string::npos);
+    EXPECT_NE(error_of("cycle-b").find("cycle"), std::string::npos);
+    EXPECT_NE(error_of("needs-ghost").find("requires ghost, which is not installed"), std::string::npos);
+    EXPECT_NE(error_of("refuses").find("isolator refuses to start"), std::string::npos);
+    EXPECT_NE(error_of("needs-failed").find("requires refuses, which failed"), std::string::npos);
+    // kilnd serves all the same.
+    EXPECT_EQ(k.client().call("GET", "/v1/health")["status"], "ok");
+}
+
+TEST(Plugins, ARequiredPluginThatFailsStopsKilnd) {
+    KILN_REQUIRE_ROOT();
+    TempDir dirs("kiln-plugins");
+    std::string d = dirs.path();
+    plugin_dir(d, "must", manifest("must", "isolator", "missing.so"));
+    std::ofstream(d + "/kiln.yaml") << "pluginDirs: [" + d + "]\nrequiredPlugins: [must]\n";
+    auto r = run({KILND_BINARY, "--config", d + "/kiln.yaml", "--socket", d + "/k.sock", "--state-dir", d + "/state",
+                  "--run-dir", d + "/run", "--cgroup-parent", "kiln-plugin-test"},
+                 "", 30);
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("required plugin must failed: its library " + d + "/must/missing.so does not exist"),
+              std::string::npos)
+        << r.err;
+
+    std::ofstream(d + "/kiln.yaml") << "pluginDirs: [" + d + "]\nrequiredPlugins: [absent]\n";
+    r = run({KILND_BINARY, "--config", d + "/kiln.yaml", "--socket", d + "/k.sock", "--state-dir", d + "/state",
+             "--run-dir", d + "/run", "--cgroup-parent", "kiln-plugin-test"},
+            "", 30);
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("required plugin absent is not installed"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace kiln::testing
