@@ -128,3 +128,39 @@ TEST(Plugins, ARequiredPluginThatFailsStopsKilnd) {
 
 }  // namespace
 }  // namespace kiln::testing
+
+namespace kiln::testing {
+namespace {
+
+// plugins/examples/label-isolator, built outside this tree against the SDK as installed (the
+// "sdk" component), then loaded by kilnd like any plugin.
+TEST(Plugins, TheOutOfTreeExampleBuildsAgainstTheInstalledSdkAndLoads) {
+    KILN_REQUIRE_ROOT();
+    TempDir work("kiln-sdk");
+    std::string w = work.path();
+    auto r = sh("cmake --install " + std::string(KILN_BUILD_DIR) + " --component sdk --prefix " + w + "/sdk", 120);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    r = sh("cmake -S " + std::string(KILN_SOURCE_DIR) + "/plugins/examples/label-isolator -B " + w +
+               "/build -G Ninja -DCMAKE_PREFIX_PATH=" + w + "/sdk && cmake --build " + w + "/build",
+           300);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    // Nothing of kiln's tree but the SDK's header reached the build.
+    EXPECT_EQ(sh("grep -l '" + std::string(KILN_SOURCE_DIR) + "/core' " + w + "/build/build.ninja || true").out, "");
+    sh("mkdir -p " + w + "/plugins/label && cp " + std::string(KILN_SOURCE_DIR) +
+       "/plugins/examples/label-isolator/plugin.yaml " + w + "/build/label_isolator.so " + w + "/plugins/label/");
+    {
+        Kilnd k("pluginDirs: [" + w + "/plugins]\nplugins:\n  label: {annotations: {team: infra}}\n");
+        auto p = k.client().call("GET", "/v1/plugins/label");
+        EXPECT_EQ(p["state"], "started") << p.dump();
+        EXPECT_EQ(p["kind"], "isolator");
+        EXPECT_NE(sh("cat " + k.dir() + "/kilnd.log").out.find("plugin label: adds 1 annotations"), std::string::npos);
+    }
+    // Its own config check, reported as its failure.
+    Kilnd k("pluginDirs: [" + w + "/plugins]\nplugins:\n  label: {annotations: 5}\n");
+    auto p = k.client().call("GET", "/v1/plugins/label");
+    EXPECT_EQ(p["state"], "failed");
+    EXPECT_NE(p.value("error", "").find("annotations must be a map"), std::string::npos) << p.dump();
+}
+
+}  // namespace
+}  // namespace kiln::testing
