@@ -24,6 +24,10 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
     images_ = std::make_unique<image::Store>(config_.state_dir);
     pods_ = std::make_unique<PodManager>(config_, paths_, events_, [this](const std::string& ref) { return resolve_image(ref); });
     plugins_ = std::make_unique<PluginHost>(config_, config_.state_dir);
+    pods_->set_isolation([this](const PodSpec& pod) { plugins_->check_isolators(pod); },
+                         [this](const PodSpec& pod, const ContainerSpec& c, nlohmann::json spec) {
+                             return plugins_->apply_isolators(pod, c, std::move(spec));
+                         });
     started_ = std::chrono::system_clock::now();
 }
 

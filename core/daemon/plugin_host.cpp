@@ -294,6 +294,52 @@ void PluginHost::stop() {
     start_order_.clear();
 }
 
+void PluginHost::check_isolators(const PodSpec& pod) const {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < pod.isolators.size(); ++i) {
+        const std::string& name = pod.isolators[i].name;
+        auto it = loaded_.find(name);
+        if (it != loaded_.end() && dynamic_cast<sdk::IsolatorPlugin*>(it->second->plugin.get())) continue;
+        std::string started;
+        for (const auto& st : plugins_)
+            if (st.state == PluginState::started && st.manifest.kind == "isolator")
+                started += (started.empty() ? "" : ", ") + st.manifest.id;
+        std::string why = "no isolator plugin \"" + name + "\" is started";
+        for (const auto& st : plugins_)
+            if (st.manifest.id == name && st.state == PluginState::failed) why = "isolator plugin \"" + name + "\" failed: " + st.error;
+        invalid("isolators[" + std::to_string(i) + "].name: " + why + " (started: " + (started.empty() ? "none" : started) + ")");
+    }
+}
+
+nlohmann::json PluginHost::apply_isolators(const PodSpec& pod, const ContainerSpec& container, nlohmann::json spec) {
+    if (pod.isolators.empty()) return spec;
+    std::vector<const IsolatorRequest*> ordered;
+    for (const auto& req : pod.isolators) ordered.push_back(&req);
+    auto rank = [](const std::string& name) {
+        for (std::size_t i = 0; i < std::size(kIsolatorOrder); ++i)
+            if (name == kIsolatorOrder[i]) return i;
+        return std::size(kIsolatorOrder);
+    };
+    std::stable_sort(ordered.begin(), ordered.end(), [&](auto* a, auto* b) { return rank(a->name) < rank(b->name); });
+    std::lock_guard lock(mu_);
+    for (const IsolatorRequest* req : ordered) {
+        auto it = loaded_.find(req->name);
+        auto* iso = it == loaded_.end() ? nullptr : dynamic_cast<sdk::IsolatorPlugin*>(it->second->plugin.get());
+        if (!iso) throw Error(Errc::failed_precondition, "isolator " + req->name + " is not started");
+        nlohmann::json request = {{"pod", pod.name}, {"container", container.name}, {"config", req->config}};
+        std::string edited;
+        try {
+            edited = iso->edit_spec(spec.dump(), request.dump());
+        } catch (const std::exception& e) {
+            throw Error(Errc::failed_precondition, "isolator " + req->name + ": " + e.what());
+        }
+        auto next = nlohmann::json::parse(edited, nullptr, false);
+        if (!next.is_object()) throw Error(Errc::failed_precondition, "isolator " + req->name + " returned a spec that is not a JSON object");
+        spec = std::move(next);
+    }
+    return spec;
+}
+
 std::vector<PluginStatus> PluginHost::list() const {
     std::lock_guard lock(mu_);
     return plugins_;

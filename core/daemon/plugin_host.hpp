@@ -17,12 +17,17 @@
 
 #include "core/daemon/config.hpp"
 #include "core/daemon/plugin_manifest.hpp"
+#include "core/daemon/pod_spec.hpp"
 
 namespace kiln::sdk {
 class Plugin;
 }
 
 namespace kiln::daemon {
+
+// The order isolators edit a spec in, whatever order a pod names them.
+inline constexpr const char* kIsolatorOrder[] = {"resources", "seccomp", "capabilities", "privileged", "namespaces",
+                                                 "host-access", "api-access", "userns", "readonly-rootfs"};
 
 enum class PluginState { loaded, started, failed, stopped };
 std::string_view plugin_state_name(PluginState s);
@@ -51,6 +56,13 @@ public:
     void start();
     // Stops the started plugins in the reverse order and unloads them.
     void stop();
+
+    // Every isolator a pod names must be a started isolator plugin: otherwise invalid_argument
+    // naming isolators[i].name.
+    void check_isolators(const PodSpec& pod) const;
+    // Gives a container's OCI spec to the pod's isolators in the defined order (kIsolatorOrder,
+    // then the others in the pod's order); each gets {"pod", "container", "config"}.
+    nlohmann::json apply_isolators(const PodSpec& pod, const ContainerSpec& container, nlohmann::json spec);
 
     std::vector<PluginStatus> list() const;
     std::optional<PluginStatus> get(const std::string& id) const;

@@ -284,6 +284,7 @@ ContainerStatus PodManager::container(const std::string& pod, const std::string&
 }
 
 PodRecord PodManager::create(const PodSpec& spec, bool start) {
+    if (isolation_check_) isolation_check_(spec);
     // Images first: a bad reference is the request's fault and leaves nothing behind.
     for (std::size_t i = 0; i < spec.containers.size(); ++i) {
         try {
@@ -405,7 +406,9 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
             if (v.kind == Volume::Kind::named) mkdir_all(host, 0755);
             cp.volume_dirs.emplace_back(v.name, host);
         }
-        atomic_write(dir + "/config.json", container_config(cp).dump(), false, 0600);
+        json oci = container_config(cp);
+        if (spec_edit_) oci = spec_edit_(spec, c, std::move(oci));
+        atomic_write(dir + "/config.json", oci.dump(), false, 0600);
         status.image_digest = image.digest;
 
         std::string id = runtime_id(spec.name, c.name);

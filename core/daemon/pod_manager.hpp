@@ -81,6 +81,15 @@ using ImageResolver = std::function<ImageInfo(const std::string& ref)>;
 class PodManager {
 public:
     PodManager(Config config, Paths paths, EventBus& events, ImageResolver images);
+
+    // Isolation by plugins: `check` refuses a pod whose isolators cannot be had (invalid_argument
+    // naming the field) before anything is made; `edit` gives each container's OCI spec to them.
+    using IsolationCheck = std::function<void(const PodSpec&)>;
+    using SpecEdit = std::function<nlohmann::json(const PodSpec&, const ContainerSpec&, nlohmann::json)>;
+    void set_isolation(IsolationCheck check, SpecEdit edit) {
+        isolation_check_ = std::move(check);
+        spec_edit_ = std::move(edit);
+    }
     ~PodManager();
 
     // Reads every record, adopts running monitors, and collects what ended while kilnd was away.
@@ -130,6 +139,8 @@ private:
     Paths paths_;
     EventBus& events_;
     ImageResolver images_;
+    IsolationCheck isolation_check_;
+    SpecEdit spec_edit_;
 
     mutable std::mutex mu_;  // guards pods_ (the map), not the pods
     std::map<std::string, std::shared_ptr<Pod>> pods_;

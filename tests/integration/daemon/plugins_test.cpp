@@ -132,6 +132,39 @@ TEST(Plugins, ARequiredPluginThatFailsStopsKilnd) {
 namespace kiln::testing {
 namespace {
 
+// A pod's isolators edit each container's spec: the built-in names in their fixed order
+// (resources before seccomp), then the others in the pod's order, each with its request.
+TEST(Plugins, IsolatorsEditEachContainersSpecInTheDefinedOrder) {
+    KILN_REQUIRE_ROOT();
+    TempDir dirs("kiln-plugins");
+    std::string d = dirs.path(), iso = kPlugins + "/kiln_test_isolator_plugin.so";
+    for (const char* id : {"seccomp", "resources", "zeta", "alpha"}) plugin_dir(d, id, manifest(id, "isolator", iso));
+    Kilnd k("pluginDirs: [" + d + "]\n");
+    k.import_busybox();
+    json pod = simple_pod("iso", {"sleep", "1000"});
+    pod["isolators"] = json::array({{{"name", "zeta"}},
+                                    {{"name", "seccomp"}, {"config", {{"profile", "default"}}}},
+                                    {{"name", "alpha"}},
+                                    {{"name", "resources"}}});
+    k.client().call("POST", "/v1/pods", pod);
+    auto spec = json::parse(sh("cat " + k.dir() + "/state/pods/iso/containers/main/config.json").out);
+    EXPECT_EQ(spec["annotations"]["org.kiln.test.order"], "resources,seccomp,zeta,alpha");
+    auto req = json::parse(spec["annotations"]["org.kiln.test.seccomp"].get<std::string>());
+    EXPECT_EQ(req, json({{"pod", "iso"}, {"container", "main"}, {"config", {{"profile", "default"}}}}));
+    // The container runs from the edited spec.
+    auto state = json::parse(run({KILN_RUNTIME_BINARY, "--root", k.dir() + "/run/runtime", "state", "iso.main"}).out);
+    EXPECT_EQ(state["annotations"]["org.kiln.test.order"], "resources,seccomp,zeta,alpha");
+
+    // An isolator that is not there refuses the pod before anything is made.
+    json bad = simple_pod("noiso", {"true"});
+    bad["isolators"] = json::array({{{"name", "alpha"}}, {{"name", "vm"}}});
+    auto r = k.client().request("POST", "/v1/pods", bad);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(json::parse(r.body).value("message", ""),
+              "isolators[1].name: no isolator plugin \"vm\" is started (started: alpha, resources, seccomp, zeta)");
+    EXPECT_EQ(k.client().request("GET", "/v1/pods/noiso").status, 404);
+}
+
 // plugins/examples/label-isolator, built outside this tree against the SDK as installed (the
 // "sdk" component), then loaded by kilnd like any plugin.
 TEST(Plugins, TheOutOfTreeExampleBuildsAgainstTheInstalledSdkAndLoads) {

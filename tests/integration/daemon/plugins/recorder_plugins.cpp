@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include <kiln/plugin.hpp>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -22,7 +23,16 @@ class TestPlugin : public kiln::sdk::IsolatorPlugin {
 public:
     explicit TestPlugin(kiln::sdk::HostContext& host) : host_(host) {}
     void start() override { record(host_, "isolator"); }
-    std::string edit_spec(const std::string& spec, const std::string&) override { return spec; }
+    // Appends its id to the annotation org.kiln.test.order, and sets org.kiln.test.<id> to the
+    // request it was given.
+    std::string edit_spec(const std::string& spec_text, const std::string& request) override {
+        auto spec = nlohmann::json::parse(spec_text);
+        std::string id = host_.state_dir().substr(host_.state_dir().find_last_of('/') + 1);
+        std::string order = spec["annotations"].value("org.kiln.test.order", "");
+        spec["annotations"]["org.kiln.test.order"] = order.empty() ? id : order + "," + id;
+        spec["annotations"]["org.kiln.test." + id] = request;
+        return spec.dump();
+    }
 
 private:
     kiln::sdk::HostContext& host_;
