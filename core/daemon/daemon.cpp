@@ -31,6 +31,12 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
     started_ = std::chrono::system_clock::now();
 }
 
+Daemon::~Daemon() {
+    // A start() that threw after the relay began leaves it running.
+    events_.close();
+    if (event_relay_.joinable()) event_relay_.join();
+}
+
 ImageInfo Daemon::resolve_image(const std::string& ref) {
     image::Image img = images_->get(ref);
     ImageInfo info;
@@ -102,6 +108,16 @@ bool Daemon::logout(const std::string& registry) { return image::remove_auth(con
 
 void Daemon::start() {
     plugins_->start();
+    // Every event from now on goes to the instrumentation plugins, in order, off the publishers'
+    // threads.
+    event_relay_ = std::thread([this] {
+        std::uint64_t cursor = events_.last_id();
+        while (!events_.closed())
+            for (const auto& e : events_.wait(cursor, 1000)) {
+                cursor = e.id;
+                plugins_->deliver_event(to_json(e));
+            }
+    });
     pods_->recover();
     import_images(config_.images);
     apply_appliance(config_.pods, {});
@@ -180,8 +196,9 @@ void Daemon::reload(const Config& next) {
 
 void Daemon::stop() {
     pods_->shutdown(config_.stop_pods_on_exit);
-    plugins_->stop();  // last: pods may still have needed them
     events_.close();
+    if (event_relay_.joinable()) event_relay_.join();
+    plugins_->stop();  // last: pods may still have needed them
 }
 
 }  // namespace kiln::daemon

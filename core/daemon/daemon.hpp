@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <thread>
 #include <set>
 #include <string>
 
@@ -19,6 +20,7 @@ class Daemon {
 public:
     // `bin_dir` holds kiln-monitor, kiln-pause and kiln-runtime (kilnd's own directory).
     Daemon(Config config, const std::string& bin_dir);
+    ~Daemon();
 
     // Starts the plugins, recovers pods from disk, then starts the appliance pods of the config
     // that are missing.
@@ -62,6 +64,7 @@ private:
     std::unique_ptr<image::Store> images_;
     std::unique_ptr<PodManager> pods_;
     std::unique_ptr<PluginHost> plugins_;
+    std::thread event_relay_;  // events -> instrumentation plugins
     std::chrono::system_clock::time_point started_;
 };
 

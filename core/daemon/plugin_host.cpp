@@ -340,6 +340,21 @@ nlohmann::json PluginHost::apply_isolators(const PodSpec& pod, const ContainerSp
     return spec;
 }
 
+void PluginHost::deliver_event(const nlohmann::json& event) {
+    std::string text = event.dump();
+    std::lock_guard lock(mu_);
+    for (const auto& id : start_order_) {
+        auto it = loaded_.find(id);
+        auto* inst = it == loaded_.end() ? nullptr : dynamic_cast<sdk::InstrumentationPlugin*>(it->second->plugin.get());
+        if (!inst) continue;
+        try {
+            inst->on_event(text);
+        } catch (const std::exception& e) {
+            log::warn("plugin " + id + ": on_event: " + e.what());
+        }
+    }
+}
+
 std::vector<PluginStatus> PluginHost::list() const {
     std::lock_guard lock(mu_);
     return plugins_;

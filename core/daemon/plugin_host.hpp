@@ -64,6 +64,9 @@ public:
     // then the others in the pod's order); each gets {"pod", "container", "config"}.
     nlohmann::json apply_isolators(const PodSpec& pod, const ContainerSpec& container, nlohmann::json spec);
 
+    // Hands an event (JSON) to every started instrumentation plugin; what one throws is logged.
+    void deliver_event(const nlohmann::json& event);
+
     std::vector<PluginStatus> list() const;
     std::optional<PluginStatus> get(const std::string& id) const;
 

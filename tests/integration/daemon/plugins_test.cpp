@@ -165,6 +165,36 @@ TEST(Plugins, IsolatorsEditEachContainersSpecInTheDefinedOrder) {
     EXPECT_EQ(k.client().request("GET", "/v1/pods/noiso").status, 404);
 }
 
+// Instrumentation plugins hear kilnd's events, in order.
+TEST(Plugins, InstrumentationPluginsHearTheEvents) {
+    KILN_REQUIRE_ROOT();
+    TempDir dirs("kiln-plugins");
+    std::string d = dirs.path();
+    plugin_dir(d, "m", manifest("metrics", "instrumentation", kPlugins + "/kiln_test_instrumentation_plugin.so"));
+    Kilnd k("pluginDirs: [" + d + "]\n");
+    k.import_busybox();
+    k.client().call("POST", "/v1/pods", simple_pod("heard", {"true"}));
+    k.wait_pod("heard", [](const json& p) { return p["state"] == "stopped"; });
+    k.client().call("DELETE", "/v1/pods/heard");
+    std::string log = k.dir() + "/state/plugins/metrics/events.log";
+    std::vector<std::string> types;
+    for (int i = 0; i < 200; ++i) {
+        types.clear();
+        std::istringstream in(sh("cat " + log + " 2>/dev/null").out);
+        std::string line;
+        while (std::getline(in, line)) {
+            auto e = json::parse(line);
+            if (e.value("pod", "") == "heard") types.push_back(e.value("type", ""));
+        }
+        if (!types.empty() && types.back() == "pod.deleted") break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_FALSE(types.empty());
+    EXPECT_EQ(types.front(), "pod.created");
+    EXPECT_EQ(types.back(), "pod.deleted");
+    EXPECT_NE(std::find(types.begin(), types.end(), "container.exited"), types.end());
+}
+
 // plugins/examples/label-isolator, built outside this tree against the SDK as installed (the
 // "sdk" component), then loaded by kilnd like any plugin.
 TEST(Plugins, TheOutOfTreeExampleBuildsAgainstTheInstalledSdkAndLoads) {

@@ -53,7 +53,10 @@ class TestPlugin : public kiln::sdk::InstrumentationPlugin {
 public:
     explicit TestPlugin(kiln::sdk::HostContext& host) : host_(host) {}
     void start() override { record(host_, "instrumentation"); }
-    void on_event(const std::string&) override {}
+    // Every event as a line of events.log.
+    void on_event(const std::string& event) override {
+        std::ofstream(host_.state_dir() + "/events.log", std::ios::app) << event << "\n";
+    }
 
 private:
     kiln::sdk::HostContext& host_;
