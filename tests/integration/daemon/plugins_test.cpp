@@ -218,6 +218,11 @@ TEST(Plugins, TheOutOfTreeExampleBuildsAgainstTheInstalledSdkAndLoads) {
         EXPECT_EQ(p["kind"], "isolator");
         EXPECT_NE(sh("cat " + k.dir() + "/kilnd.log").out.find("plugin label: adds 1 annotations"), std::string::npos);
     }
+    // The isolator conformance suite, as for the in-tree plugins.
+    r = run({std::string(KILN_BUILD_DIR) + "/bin/kiln-plugin-conformance", w + "/plugins/label", "--config",
+             R"({"annotations":{"team":"infra"}})", "--pod-config", R"({"annotations":{"app":"web"}})"});
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("ok   eight threads at once get the same spec"), std::string::npos) << r.out;
     // Its own config check, reported as its failure.
     Kilnd k("pluginDirs: [" + w + "/plugins]\nplugins:\n  label: {annotations: 5}\n");
     auto p = k.client().call("GET", "/v1/plugins/label");

@@ -28,7 +28,7 @@ public:
     std::string edit_spec(const std::string& spec_text, const std::string& request) override {
         auto spec = nlohmann::json::parse(spec_text);
         std::string id = host_.state_dir().substr(host_.state_dir().find_last_of('/') + 1);
-        std::string order = spec["annotations"].value("org.kiln.test.order", "");
+        std::string order = spec.value("annotations", nlohmann::json::object()).value("org.kiln.test.order", "");
         spec["annotations"]["org.kiln.test.order"] = order.empty() ? id : order + "," + id;
         spec["annotations"]["org.kiln.test." + id] = request;
         return spec.dump();
