@@ -1,4 +1,5 @@
-// kiln ps [-a] [--format table|json]: pods, one line each.
+// kiln ps [-a] [--format table|json]: pods, one line each; -a adds the stopped ones and the
+// plugins' own (system) pods.
 #include <iostream>
 
 #include "api/cli/cli.hpp"
@@ -6,19 +7,19 @@
 namespace kiln::cli {
 
 void add_ps(CLI::App& app, Context& ctx) {
-    auto* cmd = app.add_subcommand("ps", "list pods (running ones, or all with -a)");
+    auto* cmd = app.add_subcommand("ps", "list pods (running ones; with -a, all, plugins' system pods too)");
     struct Args {
         bool all = false;
         std::string format = "table";
     };
     auto a = std::make_shared<Args>();
-    cmd->add_flag("-a,--all", a->all, "show pods that are not running too");
+    cmd->add_flag("-a,--all", a->all, "show pods that are not running, and the plugins' system pods, too");
     cmd->add_option("--format", a->format, "table or json")->check(CLI::IsMember({"table", "json"}));
     cmd->callback([&ctx, a] {
         auto pods = ctx.client().call("GET", "/v1/pods");
         nlohmann::json shown = nlohmann::json::array();
         for (const auto& p : pods)
-            if (a->all || p.value("state", "") == "running") shown.push_back(p);
+            if (a->all || (p.value("state", "") == "running" && !p.value("system", false))) shown.push_back(p);
         if (a->format == "json") {
             std::cout << shown.dump(2) << "\n";
             return;

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/sys/error.hpp"
@@ -26,8 +27,19 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
     plugins_ = std::make_unique<PluginHost>(config_, config_.state_dir);
     pods_->set_isolation([this](const PodSpec& pod) { plugins_->check_isolators(pod); },
                          [this](const PodSpec& pod, const ContainerSpec& c, nlohmann::json spec) {
+                             {
+                                 std::lock_guard lock(system_mu_);
+                                 if (auto it = system_pods_.find(pod.name); it != system_pods_.end())
+                                     return plugin_container_spec(it->second, std::move(spec));
+                             }
                              return plugins_->apply_isolators(pod, c, std::move(spec));
                          });
+    plugins_->set_container_hooks(
+        {[this](const PluginManifest& m) { ensure_plugin_pod(m); },
+         [this](const PluginManifest& m, const std::vector<std::string>& argv, const std::string& input) {
+             auto r = pods_->exec("plugin-" + m.id, "main", argv, input);
+             return std::make_tuple(r.exit_code, r.out, r.err);
+         }});
     started_ = std::chrono::system_clock::now();
 }
 
@@ -106,8 +118,97 @@ void Daemon::login(const std::string& registry, const image::RegistryCredentials
 
 bool Daemon::logout(const std::string& registry) { return image::remove_auth(config_.auth_path(), registry); }
 
+std::optional<std::string> Daemon::plugin_of(const std::string& pod) const {
+    std::lock_guard lock(system_mu_);
+    auto it = system_pods_.find(pod);
+    if (it == system_pods_.end()) return std::nullopt;
+    return it->second.id;
+}
+
+void Daemon::ensure_plugin_pod(const PluginManifest& m) {
+    std::string name = "plugin-" + m.id;
+    if (name.size() > 63) invalid("plugin id " + m.id + " is too long to name its pod (" + name + ")");
+    PodSpec spec;
+    spec.name = name;
+    ContainerSpec c;
+    c.name = "main";
+    c.image = m.container.image;
+    c.command = m.container.command;
+    spec.containers.push_back(c);
+    spec.restart_policy = {RestartPolicy::Kind::always, 0, 1.0, 30.0};
+    spec.stop_grace_period = 5.0;
+    spec.hostname = name;
+    bool host_net = std::count(m.container.host_namespaces.begin(), m.container.host_namespaces.end(), "net") > 0;
+    spec.networks = {host_net ? "host" : "none"};
+    spec = parse_pod_spec(to_json(spec));  // the canonical form, as a stored pod has it
+    {
+        std::lock_guard lock(system_mu_);
+        system_pods_[name] = m;
+    }
+    std::optional<PodRecord> existing;
+    try {
+        existing = pods_->get(name);
+    } catch (const Error& e) {
+        if (e.code() != Errc::not_found) throw;
+    }
+    if (existing) {
+        if (!existing->system) precondition("a pod named " + name + " exists and is not plugin " + m.id + "'s");
+        if (existing->spec == spec) {
+            if (existing->state() != State::running) pods_->start(name);
+            return;
+        }
+        log::info("plugin " + m.id + ": its container changed; replacing pod " + name);
+        pods_->remove(name, true);
+    }
+    pods_->create(spec, true, true);
+}
+
+nlohmann::json Daemon::plugin_container_spec(const PluginManifest& m, nlohmann::json spec) const {
+    const auto& c = m.container;
+    auto shared = [&](const std::string& type) {
+        std::string t = type == "network" ? "net" : type;
+        return std::count(c.host_namespaces.begin(), c.host_namespaces.end(), t) > 0;
+    };
+    if (spec.contains("linux") && spec["linux"].contains("namespaces")) {
+        nlohmann::json kept = nlohmann::json::array();
+        for (const auto& ns : spec["linux"]["namespaces"])
+            if (!shared(ns.value("type", ""))) kept.push_back(ns);
+        spec["linux"]["namespaces"] = kept;
+    }
+    for (const char* set : {"bounding", "effective", "permitted"}) {
+        auto& caps = spec["process"]["capabilities"][set];
+        if (!caps.is_array()) caps = nlohmann::json::array();
+        for (const auto& cap : c.capabilities)
+            if (std::find(caps.begin(), caps.end(), cap) == caps.end()) caps.push_back(cap);
+    }
+    auto bind = [&](const std::string& source, const std::string& destination, bool readonly) {
+        spec["mounts"].push_back({{"destination", destination},
+                                  {"type", "bind"},
+                                  {"source", source},
+                                  {"options", {"rbind", readonly ? "ro" : "rw", "nosuid", "nodev"}}});
+    };
+    for (const auto& mt : c.mounts) bind(mt.source, mt.destination, mt.readonly);
+    if (c.api_access) bind(config_.socket_path(), "/run/kiln/kiln.sock", true);
+    spec["annotations"]["io.kiln.plugin"] = m.id;
+    return spec;
+}
+
 void Daemon::start() {
+    // Pods first (a plugin's container may be among them, still running), then the images the
+    // plugins' containers may need, then the plugins.
+    pods_->recover();
+    import_images(config_.images);
     plugins_->start();
+    // The containers of plugins that are no longer installed go.
+    for (const auto& r : pods_->list()) {
+        if (!r.system || plugin_of(r.spec.name)) continue;
+        log::info("removing " + r.spec.name + ": no installed plugin has it as its container");
+        try {
+            pods_->remove(r.spec.name, true);
+        } catch (const std::exception& e) {
+            log::error("removing " + r.spec.name + ": " + e.what());
+        }
+    }
     // Every event from now on goes to the instrumentation plugins, in order, off the publishers'
     // threads.
     event_relay_ = std::thread([this] {
@@ -118,8 +219,6 @@ void Daemon::start() {
                 plugins_->deliver_event(to_json(e));
             }
     });
-    pods_->recover();
-    import_images(config_.images);
     apply_appliance(config_.pods, {});
 }
 

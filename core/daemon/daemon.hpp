@@ -3,7 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <optional>
+#include <mutex>
 #include <thread>
 #include <set>
 #include <string>
@@ -39,6 +42,8 @@ public:
 
     // The image record behind a reference, as the pod manager needs it.
     ImageInfo resolve_image(const std::string& ref);
+    // The plugin whose container a pod is, if it is one.
+    std::optional<std::string> plugin_of(const std::string& pod) const;
     // Pods using an image (by digest), for a refused delete.
     std::vector<std::string> pods_using(const std::string& digest);
     // The manifest digests every pod's containers were started from or name.
@@ -55,6 +60,13 @@ public:
     bool logout(const std::string& registry);
 
 private:
+    // A plugin's container as a system pod, "plugin-<id>": created, started, or replaced when the
+    // manifest changed; a user pod of that name is an error.
+    void ensure_plugin_pod(const PluginManifest& m);
+    // What the manifest's container asks for, on the OCI spec kilnd made: host namespaces,
+    // capabilities, mounts, the API socket.
+    nlohmann::json plugin_container_spec(const PluginManifest& m, nlohmann::json spec) const;
+
     void import_images(const std::vector<ImageSource>& images);
     void apply_appliance(const std::vector<PodSpec>& pods, const std::vector<PodSpec>& previous);
 
@@ -65,6 +77,8 @@ private:
     std::unique_ptr<PodManager> pods_;
     std::unique_ptr<PluginHost> plugins_;
     std::thread event_relay_;  // events -> instrumentation plugins
+    mutable std::mutex system_mu_;
+    std::map<std::string, PluginManifest> system_pods_;  // pod name -> its plugin
     std::chrono::system_clock::time_point started_;
 };
 

@@ -30,9 +30,10 @@ std::vector<std::string> list_subdirs(const std::string& dir) {
 
 class Context : public sdk::HostContext {
 public:
-    Context(std::string id, std::string config, std::string state_dir, bool api_access, PluginApiFn api)
-        : id_(std::move(id)), config_(std::move(config)), state_dir_(std::move(state_dir)), api_access_(api_access),
-          api_(std::move(api)) {}
+    Context(const PluginManifest& manifest, std::string config, std::string state_dir, PluginApiFn api,
+            const PluginContainerHooks& hooks)
+        : manifest_(manifest), id_(manifest.id), config_(std::move(config)), state_dir_(std::move(state_dir)),
+          api_access_(manifest.has_container && manifest.container.api_access), api_(std::move(api)), hooks_(hooks) {}
 
     void log(sdk::LogLevel level, const std::string& message) override {
         std::string text = "plugin " + id_ + ": " + message;
@@ -45,8 +46,15 @@ public:
     }
     std::string config_json() const override { return config_; }
     std::string state_dir() const override { return state_dir_; }
-    sdk::ExecResult exec(const std::vector<std::string>&, const std::string&) override {
-        throw std::runtime_error("plugin " + id_ + " has no running plugin container to exec in");
+    sdk::ExecResult exec(const std::vector<std::string>& argv, const std::string& input) override {
+        if (!manifest_.has_container) throw std::runtime_error("plugin " + id_ + " has no container (plugin.yaml) to exec in");
+        if (!hooks_.exec) throw std::runtime_error("plugin " + id_ + ": this host runs no plugin containers");
+        try {
+            auto [code, out, err] = hooks_.exec(manifest_, argv, input);
+            return {code, out, err};
+        } catch (const std::exception& e) {
+            throw std::runtime_error("plugin " + id_ + ": exec in its container: " + e.what());
+        }
     }
     sdk::ApiResponse api(const std::string& method, const std::string& path, const std::string& body) override {
         if (!api_access_ || !api_)
@@ -56,9 +64,11 @@ public:
     }
 
 private:
+    PluginManifest manifest_;
     std::string id_, config_, state_dir_;
     bool api_access_;
     PluginApiFn api_;
+    const PluginContainerHooks& hooks_;
 };
 
 bool implements(const std::string& kind, sdk::Plugin* p) {
@@ -131,7 +141,7 @@ void PluginHost::load_one(PluginStatus& status) {
                                                    "; this kilnd loads version " + std::to_string(sdk::kAbiVersion));
     std::string dir = state_dir_ + "/plugins/" + m.id;
     mkdir_all(dir, 0700);
-    loaded->context = std::make_unique<Context>(m.id, status.config.dump(), dir, m.has_container && m.container.api_access, api_);
+    loaded->context = std::make_unique<Context>(m, status.config.dump(), dir, api_, hooks_);
     auto create = loaded->library.get_alias<sdk::Plugin*(sdk::HostContext&)>("kiln_plugin_create");
     try {
         loaded->plugin.reset(create(*loaded->context));
@@ -241,6 +251,14 @@ void PluginHost::start() {
             }
         if (!st.error.empty()) continue;
         try {
+            if (st.manifest.has_container) {
+                if (!hooks_.ensure) throw Error(Errc::failed_precondition, "this host runs no plugin containers");
+                try {
+                    hooks_.ensure(st.manifest);
+                } catch (const std::exception& e) {
+                    throw Error(Errc::failed_precondition, std::string("its container: ") + e.what());
+                }
+            }
             load_one(st);
             loaded_[id]->plugin->start();
             st.state = PluginState::started;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -44,6 +45,16 @@ nlohmann::json to_json(const PluginStatus& s);
 // A REST request on behalf of a plugin granted API access: (method, path, body) -> (status, body).
 using PluginApiFn = std::function<std::pair<int, std::string>(const std::string&, const std::string&, const std::string&)>;
 
+// How the host has a plugin's container run: kilnd makes it a system pod.
+struct PluginContainerHooks {
+    // The plugin's container created (or found) and running; throws why not.
+    std::function<void(const PluginManifest&)> ensure;
+    // argv run in it with `input` on stdin: exit code, stdout, stderr.
+    std::function<std::tuple<int, std::string, std::string>(const PluginManifest&, const std::vector<std::string>&,
+                                                            const std::string&)>
+        exec;
+};
+
 class PluginHost {
 public:
     PluginHost(const Config& config, std::string state_dir, PluginApiFn api = {});
@@ -51,7 +62,9 @@ public:
     PluginHost(const PluginHost&) = delete;
     PluginHost& operator=(const PluginHost&) = delete;
 
-    // Discovers, orders, loads and starts every plugin. Throws kiln::Error naming the plugin
+    void set_container_hooks(PluginContainerHooks hooks) { hooks_ = std::move(hooks); }
+
+    // Discovers, orders, loads and starts every plugin (a plugin's container before the plugin). Throws kiln::Error naming the plugin
     // when a required one fails, after stopping what started.
     void start();
     // Stops the started plugins in the reverse order and unloads them.
@@ -77,6 +90,7 @@ private:
     const Config& config_;
     std::string state_dir_;
     PluginApiFn api_;
+    PluginContainerHooks hooks_;
     mutable std::mutex mu_;
     std::vector<PluginStatus> plugins_;  // in start order (failed ones where they were found)
     std::map<std::string, std::unique_ptr<Loaded>> loaded_;

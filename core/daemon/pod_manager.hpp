@@ -95,7 +95,16 @@ public:
     // Reads every record, adopts running monitors, and collects what ended while kilnd was away.
     void recover();
 
-    PodRecord create(const PodSpec& spec, bool start);
+    // `system`: a plugin's pod (its container), listed as such.
+    PodRecord create(const PodSpec& spec, bool start, bool system = false);
+    // Runs argv in a running container (kiln-runtime exec, spawned), `input` on its stdin, and
+    // returns its exit code and output (at most 4 MiB of each).
+    struct ExecOutput {
+        int exit_code = -1;
+        std::string out, err;
+    };
+    ExecOutput exec(const std::string& pod, const std::string& container, const std::vector<std::string>& argv,
+                    const std::string& input);
     PodRecord start(const std::string& name);
     // SIGTERM (or the image's StopSignal), SIGKILL after the grace period (or `timeout`).
     PodRecord stop(const std::string& name, std::optional<double> timeout);

@@ -61,7 +61,12 @@ void add_pod_routes(Router& r, daemon::Daemon& d) {
         return Response::json(daemon::to_json(d.pods().stop(pod_name(req), timeout_param(req))));
     });
     r.add_slow("DELETE", "/v1/pods/{name}", [&d](const Request& req) {
-        d.pods().remove(pod_name(req), req.query_flag("force", false));
+        bool force = req.query_flag("force", false);
+        if (auto plugin = d.plugin_of(pod_name(req)); plugin && !force)
+            precondition("pod " + pod_name(req) + " is the container of plugin " + *plugin +
+                         ": it goes when the plugin is removed from pluginDirs (force deletes it now, and the "
+                         "plugin goes without it until kilnd restarts)");
+        d.pods().remove(pod_name(req), force);
         return Response::no_content();
     });
 }

@@ -195,6 +195,65 @@ TEST(Plugins, InstrumentationPluginsHearTheEvents) {
     EXPECT_NE(std::find(types.begin(), types.end(), "container.exited"), types.end());
 }
 
+// A plugin's container: a system pod started before the plugin, in the host namespaces and with
+// the capabilities and mounts its manifest asks for, exec'd into by the plugin, restarted when it
+// dies, hidden from `kiln ps` but not `kiln ps -a`, and not deleted by hand.
+TEST(Plugins, APluginsContainerIsASystemPod) {
+    KILN_REQUIRE_ROOT();
+    TempDir dirs("kiln-plugins");
+    std::string d = dirs.path();
+    sh("mkdir -p " + d + "/shared && echo shared-data > " + d + "/shared/file");
+    plugin_dir(d, "boxed", manifest("boxed", "isolator", kPlugins + "/kiln_test_isolator_plugin.so",
+                                      "container:\n  image: busybox\n  command: [sleep, \"100000\"]\n"
+                                      "  hostNamespaces: [net]\n  capabilities: [CAP_SYS_TIME]\n"
+                                      "  mounts: [{source: " + d + "/shared, destination: /shared}]\n"
+                                      "config:\n  exec: [sh, -c, \"cat /shared/file; cat; grep CapBnd /proc/self/status\"]\n"
+                                      "  input: from-stdin\n"));
+    Kilnd k("pluginDirs: [" + d + "]\nimages:\n  - {path: " + busybox_layout() + ", tag: busybox}\n");
+    auto p = k.client().call("GET", "/v1/plugins/boxed");
+    ASSERT_EQ(p["state"], "started") << p.dump();
+    auto exec = json::parse(sh("cat " + k.dir() + "/state/plugins/boxed/exec.json").out);
+    EXPECT_EQ(exec.value("code", -1), 0) << exec.dump();
+    std::string out = exec.value("out", "");
+    EXPECT_EQ(out.substr(0, out.find("CapBnd")), "shared-data\nfrom-stdin");
+    // CAP_SYS_TIME is bit 25, which the default set lacks.
+    std::string capbnd = out.substr(out.find("CapBnd:") + 7);
+    capbnd.erase(0, capbnd.find_first_not_of(" \t"));
+    EXPECT_TRUE(std::stoull(capbnd, nullptr, 16) & (1ull << 25)) << out;
+
+    auto pod = k.client().call("GET", "/v1/pods/plugin-boxed");
+    EXPECT_EQ(pod["system"], true);
+    EXPECT_EQ(pod["state"], "running");
+    int pid = pod["containers"][0]["pid"];
+    EXPECT_EQ(sh("readlink /proc/" + std::to_string(pid) + "/ns/net").out, sh("readlink /proc/self/ns/net").out)
+        << "it shares the host's network namespace";
+
+    EXPECT_EQ(k.cli({"ps"}).out.find("plugin-boxed"), std::string::npos);
+    EXPECT_NE(k.cli({"ps", "-a"}).out.find("plugin-boxed"), std::string::npos);
+    auto r = k.client().request("DELETE", "/v1/pods/plugin-boxed");
+    EXPECT_EQ(r.status, 412);
+    EXPECT_NE(r.body.find("container of plugin boxed"), std::string::npos) << r.body;
+
+    // Killed, it comes back.
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    auto back = k.wait_pod("plugin-boxed", [&](const json& p) {
+        return p["state"] == "running" && p["containers"][0].value("pid", 0) != pid;
+    });
+    EXPECT_GE(back["containers"][0]["restartCount"].get<int>(), 1);
+
+    // kilnd restarted: the running container is the plugin's again, not a new one.
+    k.stop();
+    k.start();
+    auto again = k.client().call("GET", "/v1/pods/plugin-boxed");
+    EXPECT_EQ(again["containers"][0]["pid"], back["containers"][0]["pid"]);
+    EXPECT_EQ(k.client().call("GET", "/v1/plugins/boxed")["state"], "started");
+    // Without the plugin, its pod goes at the next start.
+    k.stop();
+    sh("rm -rf " + d + "/boxed");
+    k.start();
+    EXPECT_EQ(k.client().request("GET", "/v1/pods/plugin-boxed").status, 404);
+}
+
 // plugins/examples/label-isolator, built outside this tree against the SDK as installed (the
 // "sdk" component), then loaded by kilnd like any plugin.
 TEST(Plugins, TheOutOfTreeExampleBuildsAgainstTheInstalledSdkAndLoads) {

@@ -15,6 +15,18 @@ void record(kiln::sdk::HostContext& host, const char* what) {
     std::string id = host.state_dir().substr(host.state_dir().find_last_of('/') + 1);
     std::ofstream(host.state_dir() + "/../started.log", std::ios::app) << id << "\n";
     if (cfg.find("KILN_TEST_FAIL_START") != std::string::npos) throw std::runtime_error(std::string(what) + " refuses to start");
+    // {"exec": [argv...], "input": "..."}: run in the plugin's container, the result kept in exec.json.
+    auto j = nlohmann::json::parse(cfg);
+    if (j.contains("exec")) {
+        nlohmann::json result;
+        try {
+            auto r = host.exec(j["exec"].get<std::vector<std::string>>(), j.value("input", ""));
+            result = {{"code", r.exit_code}, {"out", r.out}, {"err", r.err}};
+        } catch (const std::exception& e) {
+            result = {{"error", e.what()}};
+        }
+        std::ofstream(host.state_dir() + "/exec.json") << result.dump();
+    }
     host.log(kiln::sdk::LogLevel::info, std::string(what) + " started");
 }
 
