@@ -187,8 +187,9 @@ void read_config(const json& value, const SourceMap& source, Config& c) {
     }
     if (auto* v = r.get("pluginDirs")) {
         if (!v->is_array()) wrong_type(*v, r.path("pluginDirs"), "a list of absolute paths");
+        c.plugin_dirs.clear();
         for (std::size_t i = 0; i < v->size(); ++i)
-            c.plugin_dirs.push_back(read_absolute_path((*v)[i], index_path(r.path("pluginDirs"), i)));
+            c.plugin_dirs.push_back(read_non_empty_string((*v)[i], index_path(r.path("pluginDirs"), i)));
     }
     if (auto* v = r.get("requiredPlugins")) c.required_plugins = read_string_array(*v, r.path("requiredPlugins"));
 }

@@ -71,7 +71,9 @@ struct Config {
     std::vector<PodSpec> pods;       // appliance mode: started at boot, reconciled on SIGHUP
     nlohmann::json networks = nlohmann::json::array();  // accepted now; the plugins give meaning
     nlohmann::json plugins = nlohmann::json::object();
-    std::vector<std::string> plugin_dirs;       // each subdirectory with a plugin.yaml is a plugin
+    // Each subdirectory with a plugin.yaml is a plugin; a relative path is taken from kilnd's own
+    // directory (../lib/kiln/plugins: /usr/lib/kiln/plugins installed, build/lib/... in a build).
+    std::vector<std::string> plugin_dirs{"../lib/kiln/plugins"};
     std::vector<std::string> required_plugins;  // ids: kilnd does not start without them
 
     std::string source;  // the file it came from, or "<embedded>"

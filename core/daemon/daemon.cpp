@@ -24,7 +24,7 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
     mkdir_all(config_.run_dir, 0711);
     images_ = std::make_unique<image::Store>(config_.state_dir);
     pods_ = std::make_unique<PodManager>(config_, paths_, events_, [this](const std::string& ref) { return resolve_image(ref); });
-    plugins_ = std::make_unique<PluginHost>(config_, config_.state_dir);
+    plugins_ = std::make_unique<PluginHost>(config_, config_.state_dir, bin_dir);
     pods_->set_isolation([this](const PodSpec& pod) { plugins_->check_isolators(pod); },
                          [this](const PodSpec& pod, const ContainerSpec& c, nlohmann::json spec) {
                              {

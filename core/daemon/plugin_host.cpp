@@ -116,8 +116,8 @@ struct PluginHost::Loaded {
     std::unique_ptr<sdk::Plugin> plugin;
 };
 
-PluginHost::PluginHost(const Config& config, std::string state_dir, PluginApiFn api)
-    : config_(config), state_dir_(std::move(state_dir)), api_(std::move(api)) {}
+PluginHost::PluginHost(const Config& config, std::string state_dir, std::string base_dir, PluginApiFn api)
+    : config_(config), state_dir_(std::move(state_dir)), base_dir_(std::move(base_dir)), api_(std::move(api)) {}
 
 PluginHost::~PluginHost() { stop(); }
 
@@ -161,7 +161,9 @@ void PluginHost::start() {
     // Discovery: every subdirectory with a plugin.yaml; the first of an id wins.
     std::vector<PluginStatus> found;
     std::map<std::string, std::size_t> by_id;
-    for (const auto& dir : config_.plugin_dirs) {
+    for (const auto& configured : config_.plugin_dirs) {
+        std::string dir = configured[0] == '/' ? configured
+                                               : std::filesystem::weakly_canonical(base_dir_ + "/" + configured).string();
         for (const auto& sub : list_subdirs(dir)) {
             if (!path_exists(sub + "/plugin.yaml")) continue;
             PluginStatus st;

@@ -57,7 +57,8 @@ struct PluginContainerHooks {
 
 class PluginHost {
 public:
-    PluginHost(const Config& config, std::string state_dir, PluginApiFn api = {});
+    // `base_dir` is where a relative plugin directory starts (kilnd's own directory).
+    PluginHost(const Config& config, std::string state_dir, std::string base_dir = "/", PluginApiFn api = {});
     ~PluginHost();
     PluginHost(const PluginHost&) = delete;
     PluginHost& operator=(const PluginHost&) = delete;
@@ -88,7 +89,7 @@ private:
     void load_one(PluginStatus& status);
 
     const Config& config_;
-    std::string state_dir_;
+    std::string state_dir_, base_dir_;
     PluginApiFn api_;
     PluginContainerHooks hooks_;
     mutable std::mutex mu_;

@@ -1,0 +1,120 @@
+// kiln's isolator plugins (isolators/), loaded from the build's lib/kiln/plugins as kilnd finds
+// them by default, each seen from inside a container.
+#include "tests/integration/daemon/daemon_harness.hpp"
+
+namespace kiln::testing {
+namespace {
+
+using nlohmann::json;
+
+// Runs `script` in a pod of one busybox container with these isolators; its output.
+std::string inside(Kilnd& k, const std::string& name, const json& isolators, const std::string& script) {
+    json pod = simple_pod(name, {"sleep", "1000"});
+    pod["isolators"] = isolators;
+    auto r = k.client().request("POST", "/v1/pods", pod);
+    EXPECT_EQ(r.status, 201) << r.body;
+    if (r.status != 201) return "";
+    auto ex = k.client().call("POST", "/v1/pods/" + name + "/containers/main/exec", json{{"command", {"sh", "-c", script}}});
+    return ex.value("stdout", "") + ex.value("stderr", "");
+}
+
+std::uint64_t cap_field(const std::string& status, const std::string& key) {
+    auto at = status.find(key + ":");
+    if (at == std::string::npos) return 0;
+    return std::stoull(status.substr(at + key.size() + 1), nullptr, 16);
+}
+
+constexpr int kNetRaw = 13, kSysTime = 25, kSysAdmin = 21;
+
+TEST(Isolators, KilnsIsolatorsAreStartedByDefault) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    auto list = k.client().call("GET", "/v1/plugins");
+    std::set<std::string> started;
+    for (const auto& p : list)
+        if (p["state"] == "started") started.insert(p["id"]);
+    for (const char* id : {"readonly-rootfs", "capabilities", "privileged", "namespaces", "resources"})
+        EXPECT_TRUE(started.count(id)) << id << " in " << list.dump();
+}
+
+TEST(Isolators, ReadonlyRootfs) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    std::string out = inside(k, "ro", json::array({{{"name", "readonly-rootfs"}}}), "touch /x 2>&1; echo rc=$?");
+    EXPECT_NE(out.find("Read-only file system"), std::string::npos) << out;
+    EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+    out = inside(k, "rw", json::array({{{"name", "readonly-rootfs"}, {"config", {{"enabled", false}}}}}), "touch /x && echo ok");
+    EXPECT_EQ(out, "ok\n");
+}
+
+TEST(Isolators, CapabilitiesAddAndDrop) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    std::string status = inside(k, "caps",
+                                json::array({{{"name", "capabilities"},
+                                              {"config", {{"add", {"CAP_SYS_TIME"}}, {"drop", {"net_raw"}}}}}}),
+                                "grep Cap /proc/self/status");
+    std::uint64_t eff = cap_field(status, "CapEff"), bnd = cap_field(status, "CapBnd");
+    EXPECT_TRUE(eff & (1ull << kSysTime)) << status;
+    EXPECT_FALSE(eff & (1ull << kNetRaw)) << status;
+    EXPECT_FALSE(bnd & (1ull << kNetRaw)) << status;
+    EXPECT_FALSE(eff & (1ull << kSysAdmin)) << "the default set stays otherwise";
+
+    json bad = simple_pod("badcaps", {"true"});
+    bad["isolators"] = json::array({{{"name", "capabilities"}, {"config", {{"add", {"CAP_MADE_UP!"}}}}}});
+    auto r = k.client().request("POST", "/v1/pods", bad);
+    EXPECT_NE(r.status, 201);
+    EXPECT_NE(r.body.find("isolators[capabilities].config.add[0]"), std::string::npos) << r.body;
+    EXPECT_EQ(k.client().request("GET", "/v1/pods/badcaps").status, 404) << "a refused pod is not kept";
+}
+
+TEST(Isolators, PrivilegedHasEveryCapabilityAndNoMasks) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    std::string out = inside(k, "priv", json::array({{{"name", "privileged"}}}),
+                             "grep CapEff /proc/self/status; wc -c < /proc/timer_list | tr -d ' '; ls /dev | grep -c .");
+    EXPECT_TRUE(cap_field(out, "CapEff") & (1ull << kSysAdmin)) << out;
+    std::istringstream lines(out);
+    std::string capline, timer, devs;
+    std::getline(lines, capline);
+    std::getline(lines, timer);
+    std::getline(lines, devs);
+    EXPECT_GT(std::stoll(timer), 0) << "/proc/timer_list is not masked: " << out;
+    EXPECT_GT(std::stoi(devs), 20) << "the host's devices: " << out;
+}
+
+TEST(Isolators, NamespacesSharesTheHostsIpcAndPid) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    std::string out = inside(k, "hostns", json::array({{{"name", "namespaces"}, {"config", {{"host", {"ipc", "pid"}}}}}}),
+                             "readlink /proc/self/ns/ipc; readlink /proc/self/ns/pid; readlink /proc/self/ns/net");
+    std::string host = sh("readlink /proc/self/ns/ipc; readlink /proc/self/ns/pid; readlink /proc/self/ns/net").out;
+    std::istringstream a(out), b(host);
+    std::string a_ipc, a_pid, a_net, b_ipc, b_pid, b_net;
+    a >> a_ipc >> a_pid >> a_net;
+    b >> b_ipc >> b_pid >> b_net;
+    EXPECT_EQ(a_ipc, b_ipc);
+    EXPECT_EQ(a_pid, b_pid);
+    EXPECT_NE(a_net, b_net) << "net stays the pod's";
+}
+
+TEST(Isolators, ResourcesBecomeCgroupLimits) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    json pod = simple_pod("limited", {"sleep", "1000"});
+    pod["isolators"] = json::array({{{"name", "resources"}, {"config", {{"memory", "32m"}, {"cpus", 0.5}, {"pids", 100}}}}});
+    auto created = k.client().call("POST", "/v1/pods", pod);
+    // Read from the host: the container's cgroup.
+    std::string cg = "/sys/fs/cgroup/memory/" + k.cgroup_parent() + "/limited/main";
+    EXPECT_EQ(sh("cat " + cg + "/memory.limit_in_bytes").out, "33554432\n");
+    EXPECT_EQ(sh("cat /sys/fs/cgroup/pids/" + k.cgroup_parent() + "/limited/main/pids.max").out, "100\n");
+    EXPECT_EQ(sh("cat /sys/fs/cgroup/cpu/" + k.cgroup_parent() + "/limited/main/cpu.cfs_quota_us").out, "50000\n");
+}
+
+}  // namespace
+}  // namespace kiln::testing
