@@ -33,7 +33,7 @@ TEST(Isolators, KilnsIsolatorsAreStartedByDefault) {
     std::set<std::string> started;
     for (const auto& p : list)
         if (p["state"] == "started") started.insert(p["id"]);
-    for (const char* id : {"readonly-rootfs", "capabilities", "privileged", "namespaces", "resources"})
+    for (const char* id : {"readonly-rootfs", "capabilities", "privileged", "namespaces", "resources", "seccomp"})
         EXPECT_TRUE(started.count(id)) << id << " in " << list.dump();
 }
 
@@ -100,6 +100,35 @@ TEST(Isolators, NamespacesSharesTheHostsIpcAndPid) {
     EXPECT_EQ(a_ipc, b_ipc);
     EXPECT_EQ(a_pid, b_pid);
     EXPECT_NE(a_net, b_net) << "net stays the pod's";
+}
+
+// The default profile refuses unshare (among others) with EPERM; unconfined does not, nor does
+// a pod without the isolator; a custom profile is read from the host.
+TEST(Isolators, SeccompProfiles) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    const std::string script = "unshare -U true 2>&1; echo rc=$?";
+    std::string out = inside(k, "sc-default", json::array({{{"name", "seccomp"}}}), script);
+    EXPECT_NE(out.find("Operation not permitted"), std::string::npos) << out;
+    EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+    out = inside(k, "sc-none", json::array(), script);
+    EXPECT_EQ(out, "rc=0\n") << "without a filter unshare works";
+    out = inside(k, "sc-unconfined", json::array({{{"name", "seccomp"}, {"config", {{"profile", "unconfined"}}}}}), script);
+    EXPECT_EQ(out, "rc=0\n");
+
+    TempDir tmp("kiln-seccomp");
+    std::ofstream(tmp.path() + "/p.json") << R"({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13, "comment": "x"}]})";
+    out = inside(k, "sc-custom", json::array({{{"name", "seccomp"}, {"config", {{"profile", tmp.path() + "/p.json"}}}}}),
+                 "mkdir /tmp/d 2>&1; echo rc=$?");
+    EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
+
+    json bad = simple_pod("sc-bad", {"true"});
+    bad["isolators"] = json::array({{{"name", "seccomp"}, {"config", {{"profile", "relative.json"}}}}});
+    auto r = k.client().request("POST", "/v1/pods", bad);
+    EXPECT_NE(r.status, 201);
+    EXPECT_NE(r.body.find("isolators[seccomp].config.profile"), std::string::npos) << r.body;
 }
 
 TEST(Isolators, ResourcesBecomeCgroupLimits) {
