@@ -30,9 +30,10 @@ std::vector<std::string> list_subdirs(const std::string& dir) {
 
 class Context : public sdk::HostContext {
 public:
-    Context(const PluginManifest& manifest, std::string config, std::string state_dir, PluginApiFn api,
+    Context(const PluginManifest& manifest, std::string config, std::string state_dir, std::string socket, PluginApiFn api,
             const PluginContainerHooks& hooks)
         : manifest_(manifest), id_(manifest.id), config_(std::move(config)), state_dir_(std::move(state_dir)),
+          socket_(std::move(socket)),
           api_access_(manifest.has_container && manifest.container.api_access), api_(std::move(api)), hooks_(hooks) {}
 
     void log(sdk::LogLevel level, const std::string& message) override {
@@ -45,6 +46,7 @@ public:
         }
     }
     std::string config_json() const override { return config_; }
+    std::string api_socket() const override { return socket_; }
     std::string state_dir() const override { return state_dir_; }
     sdk::ExecResult exec(const std::vector<std::string>& argv, const std::string& input) override {
         if (!manifest_.has_container) throw std::runtime_error("plugin " + id_ + " has no container (plugin.yaml) to exec in");
@@ -65,7 +67,7 @@ public:
 
 private:
     PluginManifest manifest_;
-    std::string id_, config_, state_dir_;
+    std::string id_, config_, state_dir_, socket_;
     bool api_access_;
     PluginApiFn api_;
     const PluginContainerHooks& hooks_;
@@ -141,7 +143,7 @@ void PluginHost::load_one(PluginStatus& status) {
                                                    "; this kilnd loads version " + std::to_string(sdk::kAbiVersion));
     std::string dir = state_dir_ + "/plugins/" + m.id;
     mkdir_all(dir, 0700);
-    loaded->context = std::make_unique<Context>(m, status.config.dump(), dir, api_, hooks_);
+    loaded->context = std::make_unique<Context>(m, status.config.dump(), dir, config_.socket_path(), api_, hooks_);
     auto create = loaded->library.get_alias<sdk::Plugin*(sdk::HostContext&)>("kiln_plugin_create");
     try {
         loaded->plugin.reset(create(*loaded->context));

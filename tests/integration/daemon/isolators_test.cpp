@@ -33,7 +33,8 @@ TEST(Isolators, KilnsIsolatorsAreStartedByDefault) {
     std::set<std::string> started;
     for (const auto& p : list)
         if (p["state"] == "started") started.insert(p["id"]);
-    for (const char* id : {"readonly-rootfs", "capabilities", "privileged", "namespaces", "resources", "seccomp"})
+    for (const char* id : {"readonly-rootfs", "capabilities", "privileged", "namespaces", "resources", "seccomp",
+                           "host-access", "api-access"})
         EXPECT_TRUE(started.count(id)) << id << " in " << list.dump();
 }
 
@@ -129,6 +130,47 @@ TEST(Isolators, SeccompProfiles) {
     auto r = k.client().request("POST", "/v1/pods", bad);
     EXPECT_NE(r.status, 201);
     EXPECT_NE(r.body.find("isolators[seccomp].config.profile"), std::string::npos) << r.body;
+}
+
+// Named host paths, granted by the deployment, read-only unless granted writable.
+TEST(Isolators, HostAccessMountsWhatTheDeploymentGrants) {
+    KILN_REQUIRE_ROOT();
+    TempDir host("kiln-host-access");
+    sh("mkdir -p " + host.path() + "/ro " + host.path() + "/rw && echo hello > " + host.path() + "/ro/f");
+    Kilnd k("plugins:\n  host-access:\n    paths:\n      logs: {path: " + host.path() + "/ro}\n"
+            "      spool: {path: " + host.path() + "/rw, writable: true}\n");
+    k.import_busybox();
+    json iso = json::array({{{"name", "host-access"},
+                             {"config",
+                              {{"mounts",
+                                {{{"name", "logs"}, {"destination", "/logs"}},
+                                 {{"name", "spool"}, {"destination", "/spool"}, {"readonly", false}}}}}}}});
+    std::string out = inside(k, "ha", iso, "cat /logs/f; touch /logs/x 2>&1 | grep -o 'Read-only'; echo w > /spool/out && echo wrote");
+    EXPECT_EQ(out, "hello\nRead-only\nwrote\n");
+    EXPECT_EQ(sh("cat " + host.path() + "/rw/out").out, "w\n");
+
+    json bad = simple_pod("ha-bad", {"true"});
+    bad["isolators"] = json::array({{{"name", "host-access"},
+                                     {"config", {{"mounts", {{{"name", "logs"}, {"destination", "/l"}, {"readonly", false}}}}}}}});
+    auto r = k.client().request("POST", "/v1/pods", bad);
+    EXPECT_NE(r.status, 201);
+    EXPECT_NE(r.body.find("granted read-only"), std::string::npos) << r.body;
+    bad["isolators"][0]["config"]["mounts"][0] = {{"name", "etc"}, {"destination", "/etc2"}};
+    r = k.client().request("POST", "/v1/pods", bad);
+    EXPECT_NE(r.body.find("is not a host path this deployment grants (granted: logs, spool)"), std::string::npos) << r.body;
+}
+
+// kilnd's socket inside, the very one kilnd listens on (busybox has no client for a unix socket:
+// the inode tells), and KILN_HOST pointing at it.
+TEST(Isolators, ApiAccessMountsKilndsSocket) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    std::string out = inside(k, "api", json::array({{{"name", "api-access"}}}),
+                             "echo $KILN_HOST; test -S /run/kiln/kiln.sock && stat -c %i /run/kiln/kiln.sock");
+    std::string host_inode = sh("stat -c %i " + k.socket()).out;
+    EXPECT_EQ(out, "unix:///run/kiln/kiln.sock\n" + host_inode);
+    EXPECT_EQ(inside(k, "noapi", json::array(), "test -e /run/kiln/kiln.sock && echo there || echo absent"), "absent\n");
 }
 
 TEST(Isolators, ResourcesBecomeCgroupLimits) {

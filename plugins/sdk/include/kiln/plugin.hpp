@@ -57,6 +57,8 @@ public:
     // A request to kilnd's REST API (method, path such as "/v1/pods", JSON body). Throws
     // std::runtime_error unless the manifest grants API access.
     virtual ApiResponse api(const std::string& method, const std::string& path, const std::string& body = {}) = 0;
+    // The path of kilnd's API socket on the host (for an isolator that mounts it into a container).
+    virtual std::string api_socket() const = 0;
 };
 
 class Plugin {
