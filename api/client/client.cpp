@@ -73,6 +73,20 @@ void collect_headers(const Message& message, ClientResult& result) {
 
 }  // namespace
 
+std::string percent_encode(std::string_view text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            char buf[4];
+            std::snprintf(buf, sizeof buf, "%%%02X", c);
+            out += buf;
+        }
+    }
+    return out;
+}
+
 std::string socket_path_from_host(std::string_view host) {
     constexpr std::string_view scheme = "unix://";
     std::string_view path = host;

@@ -20,6 +20,8 @@ namespace kiln::api {
 // The socket path of a KILN_HOST / -H value: "unix:///run/kiln/kiln.sock" or a plain absolute
 // path. Anything else is invalid_argument.
 std::string socket_path_from_host(std::string_view host);
+// Percent-encodes one path segment or query value (an image name in /v1/images/{ref}).
+std::string percent_encode(std::string_view text);
 
 // kilnd is not there: the socket is missing, refuses, or is not ours to open.
 class ConnectionError : public Error {

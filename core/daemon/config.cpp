@@ -194,10 +194,6 @@ void read_config(const json& value, const SourceMap& source, Config& c) {
     if (auto* v = r.get("requiredPlugins")) c.required_plugins = read_string_array(*v, r.path("requiredPlugins"));
 }
 
-std::string located(const std::string& source, int line, const std::string& message) {
-    return line > 0 ? source + ":" + std::to_string(line) + ": " + message : source + ": " + message;
-}
-
 }  // namespace
 
 Config parse_config(const std::string& text, const std::string& source) {

@@ -63,34 +63,29 @@ ImageInfo Daemon::resolve_image(const std::string& ref) {
     return info;
 }
 
+std::set<std::string> Daemon::images_of(const PodRecord& r) const {
+    std::set<std::string> out;
+    for (const auto& c : r.containers)
+        if (!c.image_digest.empty()) out.insert(c.image_digest);  // what it was started from
+    for (const auto& c : r.spec.containers) {
+        try {
+            out.insert(images_->get(c.image).digest);  // what it would start from next
+        } catch (const Error&) {
+        }
+    }
+    return out;
+}
+
 std::vector<std::string> Daemon::pods_using(const std::string& digest) {
     std::vector<std::string> out;
-    for (const auto& r : pods_->list()) {
-        bool uses = false;
-        for (const auto& c : r.containers) uses |= c.image_digest == digest;
-        for (const auto& c : r.spec.containers) {
-            try {
-                uses |= images_->get(c.image).digest == digest;
-            } catch (const Error&) {
-            }
-        }
-        if (uses) out.push_back(r.spec.name);
-    }
+    for (const auto& r : pods_->list())
+        if (images_of(r).count(digest)) out.push_back(r.spec.name);
     return out;
 }
 
 std::set<std::string> Daemon::images_in_use() {
     std::set<std::string> out;
-    for (const auto& r : pods_->list()) {
-        for (const auto& c : r.containers)
-            if (!c.image_digest.empty()) out.insert(c.image_digest);
-        for (const auto& c : r.spec.containers) {
-            try {
-                out.insert(images_->get(c.image).digest);
-            } catch (const Error&) {
-            }
-        }
-    }
+    for (const auto& r : pods_->list()) out.merge(images_of(r));
     return out;
 }
 

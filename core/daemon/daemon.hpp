@@ -60,6 +60,8 @@ public:
     bool logout(const std::string& registry);
 
 private:
+    // The manifest digests a pod's containers were started from or name.
+    std::set<std::string> images_of(const PodRecord& r) const;
     // A plugin's container as a system pod, "plugin-<id>": created, started, or replaced when the
     // manifest changed; a user pod of that name is an error.
     void ensure_plugin_pod(const PluginManifest& m);

@@ -204,10 +204,8 @@ void PluginHost::start() {
                 for (const auto& other : found)
                     if (other.error.empty() && other.manifest.kind == req.substr(5) && other.manifest.id != st.manifest.id)
                         match.push_back(other.manifest.id);
-            } else if (by_id.count(req) && found[by_id[req]].error.empty()) {
-                match.push_back(req);
             } else if (by_id.count(req)) {
-                match.push_back(req);  // failed already: this one fails with it below
+                match.push_back(req);  // if that one fails, this one fails with it below
             }
             if (match.empty()) {
                 st.error = "it requires " + req + ", which is not installed";
@@ -287,18 +285,17 @@ void PluginHost::start() {
     for (const auto& st : plugins_)
         if (st.required && st.state == PluginState::failed) {
             std::string why = "required plugin " + st.manifest.id + " failed: " + st.error;
-            mu_.unlock();
-            try {
-                stop();
-            } catch (...) {
-            }
-            mu_.lock();
+            stop_locked();
             throw Error(Errc::failed_precondition, why);
         }
 }
 
 void PluginHost::stop() {
     std::lock_guard lock(mu_);
+    stop_locked();
+}
+
+void PluginHost::stop_locked() {
     for (auto it = start_order_.rbegin(); it != start_order_.rend(); ++it) {
         auto found = loaded_.find(*it);
         if (found == loaded_.end()) continue;

@@ -87,6 +87,7 @@ public:
 private:
     struct Loaded;
     void load_one(PluginStatus& status);
+    void stop_locked();  // requires mu_
 
     const Config& config_;
     std::string state_dir_, base_dir_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/daemon/field_reader.hpp"
+#include "core/daemon/pod_spec.hpp"
 #include "core/daemon/yaml_tree.hpp"
 #include "core/sys/file.hpp"
 
@@ -14,11 +15,6 @@ using namespace detail;
 using json = nlohmann::json;
 
 namespace {
-
-bool is_dns_label(const std::string& s) {
-    if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
-    return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
-}
 
 void read_container(const json& v, const std::string& path, PluginContainer& c) {
     ObjectReader r(v, path, {"image", "hostNamespaces", "capabilities", "mounts", "apiAccess", "command"});
@@ -87,10 +83,6 @@ void read_manifest(const json& v, const std::string& dir, PluginManifest& m) {
         read_container(*x, r.path("container"), m.container);
     }
     m.dir = dir;
-}
-
-std::string located(const std::string& source, int line, const std::string& message) {
-    return line > 0 ? source + ":" + std::to_string(line) + ": " + message : source + ": " + message;
 }
 
 }  // namespace

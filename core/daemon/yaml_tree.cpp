@@ -135,4 +135,8 @@ json yaml_to_json(const YAML::Node& node, const std::string& path, SourceMap& so
     return convert(node, path, source, 0, budget);
 }
 
+std::string located(const std::string& source, int line, const std::string& message) {
+    return line > 0 ? source + ":" + std::to_string(line) + ": " + message : source + ": " + message;
+}
+
 }  // namespace kiln::daemon::detail

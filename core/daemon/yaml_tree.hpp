@@ -38,6 +38,10 @@ private:
 // FieldErrors.
 nlohmann::json yaml_to_json(const YAML::Node& node, const std::string& path, SourceMap& source);
 
+// "<source>:<line>: <message>", or "<source>: <message>" without a line: how a YAML file's
+// errors read.
+std::string located(const std::string& source, int line, const std::string& message);
+
 // The line of a YAML node (1-based), 0 when yaml-cpp has none.
 int yaml_line(const YAML::Node& node);
 

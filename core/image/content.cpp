@@ -46,6 +46,16 @@ struct TempFile {
 
 }  // namespace
 
+ReadFn string_reader(const std::string& data) {
+    auto pos = std::make_shared<std::size_t>(0);
+    return [&data, pos](char* buf, std::size_t len) {
+        std::size_t n = std::min(len, data.size() - *pos);
+        std::copy_n(data.data() + *pos, n, buf);
+        *pos += n;
+        return n;
+    };
+}
+
 ContentStore::ContentStore(std::string dir) : dir_(std::move(dir)) {
     mkdir_all(dir_, 0700);
     mkdir_all(dir_ + "/blobs/sha256", 0700);

@@ -16,6 +16,9 @@ namespace kiln::image {
 // Pulls the next bytes of a stream into `buf`: returns how many (0 at the end) or throws.
 using ReadFn = std::function<std::size_t(char* buf, std::size_t len)>;
 
+// A ReadFn over bytes in memory (a document already fetched or made); `data` must outlive it.
+ReadFn string_reader(const std::string& data);
+
 class ContentStore {
 public:
     explicit ContentStore(std::string dir);

@@ -99,6 +99,7 @@ public:
         bh::read_header(stream_, buffer_, parser_, ec);
         if (ec) fail(request_, "reading the response", ec);
         const auto& msg = parser_.get();
+        head_.url = request_.url;
         head_.status = msg.result_int();
         for (const auto& field : msg) {
             auto [it, inserted] = head_.headers.emplace(lower(field.name_string()), std::string(field.value()));
@@ -197,10 +198,7 @@ std::unique_ptr<Stream> Client::open(const Request& request) {
     for (int hop = 0;; ++hop) {
         Target t = parse_target(r.url);
         auto s = impl_->once(r, t);
-        if (!is_redirect(s->head().status)) {
-            const_cast<Response&>(s->head()).url = r.url;
-            return s;
-        }
+        if (!is_redirect(s->head().status)) return s;
         std::string location = s->head().header("location");
         if (location.empty()) return s;
         if (hop == kMaxRedirects) throw Error(Errc::internal, request.method + " " + request.url + ": more than " +

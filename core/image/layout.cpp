@@ -114,15 +114,7 @@ public:
         std::map<std::string, const Descriptor*> pending;
         for (const auto& d : wanted) {
             if (auto doc = documents_.find(d.digest); doc != documents_.end()) {
-                // A manifest made from a docker-archive's manifest.json.
-                std::size_t pos = 0;
-                const std::string& body = doc->second;
-                sink(d, [&](char* buf, std::size_t len) {
-                    std::size_t n = std::min(len, body.size() - pos);
-                    std::copy_n(body.data() + pos, n, buf);
-                    pos += n;
-                    return n;
-                });
+                sink(d, string_reader(doc->second));  // a manifest made from a docker-archive's manifest.json
                 continue;
             }
             auto member = members_.find(d.digest);

@@ -71,11 +71,11 @@ std::string url_encode(std::string_view s) {
     return out;
 }
 
+// localhost, 127.0.0.0/8 or [::1], with or without a port.
 bool is_loopback(const std::string& registry) {
-    std::string host = registry.substr(0, registry.rfind(':') == std::string::npos || registry.back() == ']'
-                                              ? registry.size()
-                                              : registry.rfind(':'));
-    return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]";
+    std::string host = registry.starts_with("[") ? registry.substr(0, registry.find(']') + 1)
+                                                 : registry.substr(0, registry.find(':'));
+    return host == "localhost" || host.starts_with("127.") || host == "[::1]";
 }
 
 // WWW-Authenticate: Scheme key="value", key=value, ...
@@ -210,11 +210,10 @@ RegistryClient::RegistryClient(const std::string& registry, const std::string& r
     base_ = (config_.insecure.value_or(is_loopback(registry)) ? "http://" : "https://") + host;
 }
 
-void RegistryClient::fail(const http::Request& r, http::Stream& s, const std::string& what) {
+void RegistryClient::fail(http::Stream& s, const std::string& what) {
     unsigned status = s.head().status;
     std::string detail = registry_error(read_all(s, kMaxErrorBody));
     std::string msg = what + ": " + registry_ + " answered " + std::to_string(status) + (detail.empty() ? "" : " (" + detail + ")");
-    (void)r;
     if (status == 404) throw Error(Errc::not_found, msg);
     if (status == 401 || status == 403) throw Error(Errc::failed_precondition, msg);
     throw Error(Errc::internal, msg);
@@ -287,7 +286,7 @@ RegistryClient::Document RegistryClient::manifest(const std::string& reference) 
     http::Request r{"GET", base_ + "/v2/" + repository_ + "/manifests/" + reference, {{"Accept", accept}}};
     auto s = send(r);
     std::string what = "manifest " + registry_ + "/" + repository_ + (is_sha256_digest(reference) ? "@" : ":") + reference;
-    if (s->head().status != 200) fail(r, *s, what);
+    if (s->head().status != 200) fail(*s, what);
     Document d;
     d.body = read_all(*s, kMaxDocumentSize + 1);
     if (d.body.size() > kMaxDocumentSize)
@@ -321,7 +320,7 @@ std::unique_ptr<http::Stream> RegistryClient::blob(const std::string& digest, st
         *resumed = true;
         return s;
     }
-    if (status != 200) fail(r, *s, "blob " + registry_ + "/" + repository_ + "@" + digest);
+    if (status != 200) fail(*s, "blob " + registry_ + "/" + repository_ + "@" + digest);
     *resumed = false;
     return s;
 }
@@ -329,7 +328,7 @@ std::unique_ptr<http::Stream> RegistryClient::blob(const std::string& digest, st
 void RegistryClient::check_login() {
     http::Request r{"GET", base_ + "/v2/", {}};
     auto s = send(r);
-    if (s->head().status != 200) fail(r, *s, "login to " + registry_);
+    if (s->head().status != 200) fail(*s, "login to " + registry_);
 }
 
 }  // namespace kiln::image

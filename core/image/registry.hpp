@@ -71,7 +71,7 @@ public:
 private:
     std::unique_ptr<http::Stream> send(http::Request r);
     std::string authorize(const http::Response& challenge);
-    [[noreturn]] void fail(const http::Request& r, http::Stream& s, const std::string& what);
+    [[noreturn]] void fail(http::Stream& s, const std::string& what);
 
     std::string registry_, repository_, base_;
     RegistryConfig config_;

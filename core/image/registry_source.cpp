@@ -29,13 +29,7 @@ public:
     void fetch(const std::vector<Descriptor>& wanted, const BlobSink& sink) override {
         for (const auto& d : wanted) {
             std::string body = d.digest == top_.digest ? top_.body : client_.manifest(d.digest).body;
-            std::size_t pos = 0;
-            sink(d, [&](char* buf, std::size_t len) {
-                std::size_t n = std::min(len, body.size() - pos);
-                std::copy_n(body.data() + pos, n, buf);
-                pos += n;
-                return n;
-            });
+            sink(d, string_reader(body));
         }
     }
 

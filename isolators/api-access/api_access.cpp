@@ -12,11 +12,7 @@ public:
 
 private:
     std::string name() const override { return "api-access"; }
-    void check(const json& config, const std::string& where) const override {
-        for (const auto& [k, v] : config.items())
-            if (k != "enabled") bad(where + "." + k, "unknown field (known: enabled)");
-        if (config.contains("enabled") && !config["enabled"].is_boolean()) bad(where + ".enabled", "must be true or false");
-    }
+    void check(const json& config, const std::string& where) const override { check_enabled_only(config, where); }
     void edit(json& spec, const json& config) const override {
         if (!config.value("enabled", true)) return;
         spec["mounts"].push_back({{"destination", "/run/kiln/kiln.sock"},

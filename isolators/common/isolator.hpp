@@ -49,6 +49,13 @@ protected:
     json defaults_;
 };
 
+// A config of one optional boolean, `enabled`; value() of it, true when absent.
+inline void check_enabled_only(const json& config, const std::string& where) {
+    for (const auto& [k, v] : config.items())
+        if (k != "enabled") bad(where + "." + k, "unknown field (known: enabled)");
+    if (config.contains("enabled") && !config["enabled"].is_boolean()) bad(where + ".enabled", "must be true or false");
+}
+
 inline std::vector<std::string> strings(const json& config, const char* key, const std::string& where) {
     if (!config.contains(key) || config[key].is_null()) return {};
     if (!config[key].is_array()) bad(where + "." + key, "must be a list of strings");

@@ -149,19 +149,7 @@ WebSocketSession read_session(api::WebSocketClient& ws) {
     return s;
 }
 
-std::string url_escape(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", c);
-            out += buf;
-        }
-    }
-    return out;
-}
+std::string url_escape(const std::string& text) { return api::percent_encode(text); }
 
 nlohmann::json simple_pod(const std::string& name, const std::vector<std::string>& args) {
     return {{"name", name},
