@@ -1,10 +1,11 @@
 // kiln run [-d] [--rm] [--name N] [-e K=V] [-v SRC:DST[:ro]] [--memory 32m] [--cpus 0.5]
-//          [--network none|host|NAME] [-t] [-i] IMAGE [CMD...]
+//          [--network none|host|NAME]... [-p [IP:]HOST:CONTAINER[/PROTO]]... [-t] [-i] IMAGE [CMD...]
 // A pod of one container named after the pod. Without -d it streams the output (or attaches
 // with -i/-t) and exits with the container's exit code.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <iostream>
 #include <random>
 #include <thread>
@@ -34,11 +35,42 @@ std::string generated_name(const std::string& image) {
 
 }  // namespace
 
+// -p [HOSTIP:]HOSTPORT:CONTAINERPORT[/PROTO], as Docker and podman take it.
+nlohmann::json parse_publish(const std::string& text) {
+    auto fail = [&](const std::string& why) { invalid("--publish \"" + text + "\": " + why); };
+    std::string spec = text, protocol = "tcp";
+    if (auto slash = spec.rfind('/'); slash != std::string::npos) {
+        protocol = spec.substr(slash + 1);
+        spec = spec.substr(0, slash);
+        if (protocol != "tcp" && protocol != "udp") fail("the protocol must be tcp or udp");
+    }
+    auto last = spec.rfind(':');
+    if (last == std::string::npos) fail("must be [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]");
+    std::string container = spec.substr(last + 1), rest = spec.substr(0, last), host_ip;
+    if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+        host_ip = rest.substr(0, colon);
+        rest = rest.substr(colon + 1);
+        if (host_ip.size() > 1 && host_ip.front() == '[' && host_ip.back() == ']') host_ip = host_ip.substr(1, host_ip.size() - 2);
+    }
+    auto port = [&](const std::string& s, const char* which) {
+        int v = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec != std::errc() || end != s.data() + s.size() || v < 1 || v > 65535)
+            fail(std::string(which) + " \"" + s + "\" is not a port (1-65535)");
+        return v;
+    };
+    nlohmann::json j = {{"hostPort", port(rest, "the host port")}, {"containerPort", port(container, "the container port")},
+                        {"protocol", protocol}};
+    if (!host_ip.empty()) j["hostIP"] = host_ip;
+    return j;
+}
+
 void add_run(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("run", "run a command in a new pod");
     struct Args {
         bool detach = false, rm = false, tty = false, interactive = false;
-        std::string name, memory, network, restart;
+        std::string name, memory, restart;
+        std::vector<std::string> networks, ports;
         double cpus = 0;
         long pids = 0;
         std::vector<std::string> env, volumes, command;
@@ -48,12 +80,21 @@ void add_run(CLI::App& app, Context& ctx) {
     cmd->add_flag("-d,--detach", a->detach, "print the pod's name and return");
     cmd->add_flag("--rm", a->rm, "delete the pod when its container exits");
     cmd->add_option("--name", a->name, "pod name (default: from the image, with a random suffix)");
-    cmd->add_option("-e,--env", a->env, "KEY=VALUE in the container's environment");
-    cmd->add_option("-v,--volume", a->volumes, "SRC:DST[:ro]: a host path (absolute SRC) or a named volume");
+    cmd->add_option("-e,--env", a->env, "KEY=VALUE in the container's environment")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("-v,--volume", a->volumes, "SRC:DST[:ro]: a host path (absolute SRC) or a named volume")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->add_option("--memory", a->memory, "memory limit, e.g. 32m");
     cmd->add_option("--cpus", a->cpus, "CPU limit, e.g. 0.5")->check(CLI::PositiveNumber);
     cmd->add_option("--pids-limit", a->pids, "maximum number of processes")->check(CLI::PositiveNumber);
-    cmd->add_option("--network", a->network, "none, host, or a network name");
+    cmd->add_option("--network", a->networks, "none, host, or a network name (repeat for several)")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("-p,--publish", a->ports, "[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]: forward a host port")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->add_option("--restart", a->restart, "never, on-failure or always")
         ->check(CLI::IsMember({"never", "on-failure", "always"}));
     cmd->add_flag("-t,--tty", a->tty, "give the container a terminal");
@@ -97,7 +138,11 @@ void add_run(CLI::App& app, Context& ctx) {
         if (!mounts.empty()) container["volumeMounts"] = mounts;
         nlohmann::json pod{{"name", name}, {"containers", {container}}};
         if (!volumes.empty()) pod["volumes"] = volumes;
-        if (!a->network.empty()) pod["networks"] = {a->network};
+        if (!a->networks.empty()) pod["networks"] = a->networks;
+        if (!a->ports.empty()) {
+            pod["ports"] = nlohmann::json::array();
+            for (const auto& p : a->ports) pod["ports"].push_back(parse_publish(p));
+        }
         if (!a->restart.empty()) pod["restartPolicy"] = a->restart;
 
         ctx.client().call("POST", "/v1/pods", pod);

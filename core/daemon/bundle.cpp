@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -166,6 +167,14 @@ json container_config(const ContainerParams& p) {
     if (uid != 0) process["capabilities"] = {{"bounding", caps}};
 
     json mounts = oci::default_mounts();
+    // The pod's own /etc files, unless a volume takes their place.
+    for (const auto& [file, destination] : {std::pair{p.resolv_conf, "/etc/resolv.conf"}, std::pair{p.hosts, "/etc/hosts"}})
+        if (!file.empty() && std::none_of(c.volume_mounts.begin(), c.volume_mounts.end(),
+                                          [&](const VolumeMount& vm) { return vm.path == destination; }))
+            mounts.push_back({{"destination", destination},
+                              {"type", "bind"},
+                              {"source", file},
+                              {"options", {"bind", "rprivate", "nosuid", "nodev", "noexec"}}});
     for (const auto& vm : c.volume_mounts) {
         std::string source;
         bool ro = vm.read_only;

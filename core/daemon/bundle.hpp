@@ -28,6 +28,8 @@ struct ContainerParams {
     std::string cgroups_path;
     // Host directory of each volume of the pod, by name.
     std::vector<std::pair<std::string, std::string>> volume_dirs;
+    // The pod's /etc/resolv.conf and /etc/hosts (host files, bind-mounted); empty: the image's.
+    std::string resolv_conf, hosts;
 };
 
 nlohmann::json container_config(const ContainerParams& p);

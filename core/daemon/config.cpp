@@ -98,10 +98,45 @@ void read_api(const json& value, const std::string& path, const SourceMap& sourc
     if (auto* v = r.get("idleTimeout")) api.idle_timeout = read_timeout(*v, r.path("idleTimeout"));
 }
 
+// `networks`: a list of {name, plugin, config}, or a map name -> {plugin, config}.
+std::vector<NetworkDef> read_networks(const json& value, const std::string& path) {
+    std::vector<NetworkDef> out;
+    auto one = [&](const json& item, const std::string& item_path, const std::string* key) {
+        NetworkDef n;
+        ObjectReader r(item, item_path, {"name", "plugin", "config"});
+        if (key) {
+            n.name = *key;
+            if (r.get("name")) fail(r.path("name"), "is given by the key (" + shown(*key) + ")");
+        } else {
+            n.name = read_non_empty_string(r.require("name"), r.path("name"));
+        }
+        std::string name_path = key ? item_path : r.path("name");
+        if (!is_dns_label(n.name) || n.name == "none" || n.name == "host")
+            fail(name_path, shown(n.name) + " is not a network name (a DNS label other than none and host)");
+        for (const auto& o : out)
+            if (o.name == n.name) fail(name_path, shown(n.name) + " is listed twice");
+        n.plugin = read_non_empty_string(r.require("plugin"), r.path("plugin"));
+        if (auto* v = r.get("config")) {
+            if (!v->is_object()) wrong_type(*v, r.path("config"), "a map (the plugin's description of the network)");
+            n.config = *v;
+        }
+        out.push_back(std::move(n));
+    };
+    if (value.is_array()) {
+        for (std::size_t i = 0; i < value.size(); ++i) one(value[i], index_path(path, i), nullptr);
+    } else if (value.is_object()) {
+        for (const auto& [k, v] : value.items()) one(v, join_path(path, k), &k);
+    } else {
+        wrong_type(value, path, "a list of {name, plugin, config} or a map of name to {plugin, config}");
+    }
+    return out;
+}
+
 void read_config(const json& value, const SourceMap& source, Config& c) {
     ObjectReader r(value, "",
                    {"stateDir", "runDir", "cgroupParent", "stopPodsOnExit", "api", "log", "containerLogs", "images",
-                    "registries", "authFile", "pods", "networks", "plugins", "pluginDirs", "requiredPlugins"});
+                    "registries", "authFile", "pods", "networks", "defaultNetworks", "plugins", "pluginDirs", "requiredPlugins",
+                    "disabledPlugins"});
     if (auto* v = r.get("stateDir")) c.state_dir = read_absolute_path(*v, r.path("stateDir"));
     if (auto* v = r.get("runDir")) c.run_dir = read_absolute_path(*v, r.path("runDir"));
     if (auto* v = r.get("cgroupParent")) {
@@ -175,9 +210,13 @@ void read_config(const json& value, const SourceMap& source, Config& c) {
             c.pods.push_back(std::move(pod));
         }
     }
-    if (auto* v = r.get("networks")) {
-        if (!v->is_array() && !v->is_object()) wrong_type(*v, r.path("networks"), "a list or a map");
-        c.networks = *v;
+    if (auto* v = r.get("networks"); v && !v->is_null()) c.networks = read_networks(*v, r.path("networks"));
+    if (auto* v = r.get("defaultNetworks")) {
+        std::string path = r.path("defaultNetworks");
+        c.default_networks = read_string_array(*v, path);
+        for (std::size_t i = 0; i < c.default_networks.size(); ++i)
+            if (!c.network(c.default_networks[i]))
+                fail(index_path(path, i), shown(c.default_networks[i]) + " is not a network of `networks`");
     }
     if (auto* v = r.get("plugins")) {
         if (!v->is_object()) wrong_type(*v, r.path("plugins"), "a map of plugin id to its config");
@@ -192,9 +231,27 @@ void read_config(const json& value, const SourceMap& source, Config& c) {
             c.plugin_dirs.push_back(read_non_empty_string((*v)[i], index_path(r.path("pluginDirs"), i)));
     }
     if (auto* v = r.get("requiredPlugins")) c.required_plugins = read_string_array(*v, r.path("requiredPlugins"));
+    if (auto* v = r.get("disabledPlugins")) c.disabled_plugins = read_string_array(*v, r.path("disabledPlugins"));
+    for (std::size_t i = 0; i < c.required_plugins.size(); ++i)
+        if (std::count(c.disabled_plugins.begin(), c.disabled_plugins.end(), c.required_plugins[i]))
+            fail(index_path(r.path("requiredPlugins"), i), shown(c.required_plugins[i]) + " is also in disabledPlugins");
 }
 
 }  // namespace
+
+std::vector<NetworkDef> default_network_defs() {
+    json conflist = {
+        {"cniVersion", "1.0.0"},
+        {"plugins",
+         {{{"type", "bridge"},
+           {"bridge", "kiln0"},
+           {"isGateway", true},
+           {"ipMasq", true},
+           {"hairpinMode", true},
+           {"ipam", {{"type", "host-local"}, {"ranges", {{{{"subnet", "10.88.0.0/16"}}}}}, {"routes", {{{"dst", "0.0.0.0/0"}}}}}}},
+          {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
+    return {NetworkDef{"default", "cni", conflist}};
+}
 
 Config parse_config(const std::string& text, const std::string& source) {
     std::vector<YAML::Node> documents;

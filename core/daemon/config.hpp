@@ -57,6 +57,18 @@ struct RegistrySettings {
     bool operator==(const RegistrySettings&) const = default;
 };
 
+// A network pods may join (kiln.yaml `networks`): the network plugin that attaches pods to it, and
+// that plugin's description of it (for the CNI plugin, a conflist).
+struct NetworkDef {
+    std::string name;    // DNS label, not "none" or "host"
+    std::string plugin;  // a network plugin's id
+    nlohmann::json config = nlohmann::json::object();
+
+    bool operator==(const NetworkDef&) const = default;
+};
+// The embedded default's one network, "default": bridge kiln0, host-local on 10.88.0.0/16, portmap.
+std::vector<NetworkDef> default_network_defs();
+
 struct Config {
     std::string state_dir = "/var/lib/kiln";
     std::string run_dir = "/run/kiln";
@@ -69,12 +81,21 @@ struct Config {
     std::map<std::string, RegistrySettings> registries;
     std::string auth_file;            // `kiln login`'s credentials; "" is <state_dir>/auth.json
     std::vector<PodSpec> pods;       // appliance mode: started at boot, reconciled on SIGHUP
-    nlohmann::json networks = nlohmann::json::array();  // accepted now; the plugins give meaning
+    std::vector<NetworkDef> networks = default_network_defs();
+    // What a pod that names no network joins; empty: a network namespace of its own with lo only.
+    std::vector<std::string> default_networks{"default"};
     nlohmann::json plugins = nlohmann::json::object();
     // Each subdirectory with a plugin.yaml is a plugin; a relative path is taken from kilnd's own
     // directory (../lib/kiln/plugins: /usr/lib/kiln/plugins installed, build/lib/... in a build).
     std::vector<std::string> plugin_dirs{"../lib/kiln/plugins"};
     std::vector<std::string> required_plugins;  // ids: kilnd does not start without them
+    std::vector<std::string> disabled_plugins;  // ids: found, listed as disabled, not loaded
+
+    const NetworkDef* network(const std::string& name) const {
+        for (const auto& n : networks)
+            if (n.name == name) return &n;
+        return nullptr;
+    }
 
     std::string source;  // the file it came from, or "<embedded>"
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "core/sys/error.hpp"
@@ -25,7 +26,19 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
     images_ = std::make_unique<image::Store>(config_.state_dir);
     pods_ = std::make_unique<PodManager>(config_, paths_, events_, [this](const std::string& ref) { return resolve_image(ref); });
     plugins_ = std::make_unique<PluginHost>(config_, config_.state_dir, bin_dir);
-    pods_->set_isolation([this](const PodSpec& pod) { plugins_->check_isolators(pod); },
+    pods_->set_networking([this](const PodSpec& pod, const std::string& netns) { return attach_networks(pod, netns); },
+                          [this](const PodSpec& pod, const std::string& netns, const nlohmann::json& attachments) {
+                              detach_networks(pod, netns, attachments);
+                          });
+    pods_->set_isolation([this](const PodSpec& pod) {
+                             plugins_->check_isolators(pod);
+                             for (std::size_t i = 0; i < pod.networks.size(); ++i)
+                                 if (pod.networks[i] != "none" && pod.networks[i] != "host") try {
+                                         network_plugin(pod.networks[i]);
+                                     } catch (const Error& e) {
+                                         invalid("networks[" + std::to_string(i) + "]: " + e.what());
+                                     }
+                         },
                          [this](const PodSpec& pod, const ContainerSpec& c, nlohmann::json spec) {
                              {
                                  std::lock_guard lock(system_mu_);
@@ -37,7 +50,14 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
     plugins_->set_container_hooks(
         {[this](const PluginManifest& m) { ensure_plugin_pod(m); },
          [this](const PluginManifest& m, const std::vector<std::string>& argv, const std::string& input) {
-             auto r = pods_->exec("plugin-" + m.id, "main", argv, input);
+             // A container that died is restarted after a back-off: calls in between wait for it.
+             std::string pod = "plugin-" + m.id;
+             for (int i = 0; i < 150; ++i) {
+                 auto st = pods_->container(pod, "main");
+                 if (st.state == State::running && st.pid) break;
+                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
+             }
+             auto r = pods_->exec(pod, "main", argv, input);
              return std::make_tuple(r.exit_code, r.out, r.err);
          }});
     started_ = std::chrono::system_clock::now();
@@ -120,9 +140,31 @@ std::optional<std::string> Daemon::plugin_of(const std::string& pod) const {
     return it->second.id;
 }
 
+void Daemon::import_plugin_image(const PluginManifest& m) {
+    const std::string& path = m.container.image_path;
+    std::optional<image::Image> existing;
+    try {
+        existing = images_->get(m.container.image);
+    } catch (const Error& e) {
+        if (e.code() != Errc::not_found) throw;
+    }
+    if (existing) {
+        // A layout says which manifest it holds; an archive is imported once.
+        auto index = read_file_if_exists(path + "/index.json");
+        if (!index) return;
+        auto j = nlohmann::json::parse(*index, nullptr, false);
+        if (j.is_object() && j.contains("manifests") && j["manifests"].is_array() && !j["manifests"].empty() &&
+            j["manifests"][0].value("digest", "") == existing->digest)
+            return;
+    }
+    auto img = images_->import(path, m.container.image);
+    log::info("plugin " + m.id + ": imported its image " + img.name + " (" + img.digest + ") from " + path);
+}
+
 void Daemon::ensure_plugin_pod(const PluginManifest& m) {
     std::string name = "plugin-" + m.id;
     if (name.size() > 63) invalid("plugin id " + m.id + " is too long to name its pod (" + name + ")");
+    if (!m.container.image_path.empty()) import_plugin_image(m);
     PodSpec spec;
     spec.name = name;
     ContainerSpec c;
@@ -148,11 +190,13 @@ void Daemon::ensure_plugin_pod(const PluginManifest& m) {
     }
     if (existing) {
         if (!existing->system) precondition("a pod named " + name + " exists and is not plugin " + m.id + "'s");
-        if (existing->spec == spec) {
+        bool stale_netns = m.kind == "network" && pods_->netns_dir_fresh() && existing->state() == State::running;
+        if (existing->spec == spec && !stale_netns) {
             if (existing->state() != State::running) pods_->start(name);
             return;
         }
-        log::info("plugin " + m.id + ": its container changed; replacing pod " + name);
+        if (stale_netns) log::info("plugin " + m.id + ": its container predates " + paths_.netns() + "; replacing pod " + name);
+        else log::info("plugin " + m.id + ": its container changed; replacing pod " + name);
         pods_->remove(name, true);
     }
     pods_->create(spec, true, true);
@@ -182,7 +226,35 @@ nlohmann::json Daemon::plugin_container_spec(const PluginManifest& m, nlohmann::
                                   {"source", source},
                                   {"options", {"rbind", readonly ? "ro" : "rw", "nosuid", "nodev"}}});
     };
-    for (const auto& mt : c.mounts) bind(mt.source, mt.destination, mt.readonly);
+    for (const auto& mt : c.mounts) {
+        std::string source = mt.source;
+        if (source.starts_with("${stateDir}")) {
+            source = config_.state_dir + "/plugins/" + m.id + source.substr(11);
+            mkdir_all(source, 0700);
+        }
+        bind(source, mt.destination, mt.readonly);
+    }
+    for (const char* list : {"readonlyPaths", "maskedPaths"}) {
+        auto& paths = spec["linux"][list];
+        if (!paths.is_array()) continue;
+        nlohmann::json kept = nlohmann::json::array();
+        for (const auto& p : paths) {
+            std::string path = p.get<std::string>();
+            bool writable = std::any_of(c.writable_paths.begin(), c.writable_paths.end(), [&](const std::string& w) {
+                return path == w || path.starts_with(w + "/") || w.starts_with(path + "/");
+            });
+            if (!writable) kept.push_back(p);
+        }
+        paths = kept;
+    }
+    if (m.kind == "network") {
+        // The pods' netns files, at the same path as on the host; rslave, so that those mounted
+        // after the container started appear in it.
+        spec["mounts"].push_back({{"destination", paths_.netns()},
+                                  {"type", "bind"},
+                                  {"source", paths_.netns()},
+                                  {"options", {"rbind", "rslave", "rw", "nosuid", "nodev", "noexec"}}});
+    }
     if (c.api_access) bind(config_.socket_path(), "/run/kiln/kiln.sock", true);
     spec["annotations"]["io.kiln.plugin"] = m.id;
     return spec;
@@ -193,7 +265,37 @@ void Daemon::start() {
     // plugins' containers may need, then the plugins.
     pods_->recover();
     import_images(config_.images);
-    plugins_->start();
+    try {
+        plugins_->start();
+    } catch (...) {
+        {
+            std::lock_guard lock(plugins_ready_mu_);
+            plugins_ready_ = true;
+        }
+        plugins_ready_cv_.notify_all();
+        throw;
+    }
+    {
+        std::lock_guard lock(plugins_ready_mu_);
+        plugins_ready_ = true;
+    }
+    plugins_ready_cv_.notify_all();
+    // The network plugins hear which attachments still stand: those of the pods that ran on while
+    // kilnd was away are checked, and anything else a plugin holds goes.
+    nlohmann::json attachments = nlohmann::json::array();
+    for (const auto& r : pods_->list())
+        for (const auto& a : r.networks) {
+            attachments.push_back({{"pod", r.spec.name}, {"network", a.value("network", "")},
+                                   {"ifname", a.value("ifname", "")}, {"plugin", a.value("plugin", "")}});
+            try {
+                auto req = network_request(r.spec, r.netns, attachments.size() - 1, a.value("network", ""));
+                req["ifname"] = a.value("ifname", "");
+                plugins_->network_check(a.value("plugin", ""), req);
+            } catch (const std::exception& e) {
+                log::warn("pod " + r.spec.name + ": network " + a.value("network", "") + ": check: " + e.what());
+            }
+        }
+    plugins_->network_gc(attachments);
     // The containers of plugins that are no longer installed go.
     for (const auto& r : pods_->list()) {
         if (!r.system || plugin_of(r.spec.name)) continue;
@@ -215,6 +317,94 @@ void Daemon::start() {
             }
     });
     apply_appliance(config_.pods, {});
+}
+
+void Daemon::wait_for_plugins() {
+    std::unique_lock lock(plugins_ready_mu_);
+    if (!plugins_ready_cv_.wait_for(lock, std::chrono::seconds(120), [&] { return plugins_ready_; }))
+        precondition("the plugins have not started yet");
+}
+
+std::vector<std::string> Daemon::networks_of(const PodSpec& pod) const {
+    const auto& names = pod.networks.empty() ? config_.default_networks : pod.networks;
+    if (names.size() == 1 && (names[0] == "none" || names[0] == "host")) return {};
+    return names;
+}
+
+std::string Daemon::network_plugin(const std::string& network) const {
+    if (const NetworkDef* def = config_.network(network)) return def->plugin;
+    // Not in kiln.yaml: the one network plugin may know it (the CNI plugin's confDir).
+    std::string only;
+    for (const auto& st : plugins_->list())
+        if (st.manifest.kind == "network" && st.state == PluginState::started) {
+            if (!only.empty()) not_found("no network \"" + network + "\" in kiln.yaml's networks");
+            only = st.manifest.id;
+        }
+    if (only.empty()) not_found("no network \"" + network + "\" in kiln.yaml's networks, and no network plugin is started");
+    return only;
+}
+
+nlohmann::json Daemon::network_request(const PodSpec& pod, const std::string& netns, std::size_t index,
+                                       const std::string& network) const {
+    const NetworkDef* def = config_.network(network);
+    nlohmann::json ports = nlohmann::json::array();
+    if (index == 0)  // the pod's ports are mapped on its first network
+        for (const auto& p : pod.ports) {
+            nlohmann::json pj = {{"hostPort", p.host_port}, {"containerPort", p.container_port}, {"protocol", p.protocol}};
+            if (!p.host_ip.empty()) pj["hostIP"] = p.host_ip;
+            ports.push_back(std::move(pj));
+        }
+    return {{"pod", pod.name},
+            {"network", network},
+            {"netns", netns},
+            {"ifname", "eth" + std::to_string(index)},
+            {"portMappings", ports},
+            {"config", def ? def->config : nlohmann::json()}};
+}
+
+nlohmann::json Daemon::attach_networks(const PodSpec& pod, const std::string& netns) {
+    nlohmann::json attachments = nlohmann::json::array();
+    auto names = networks_of(pod);
+    if (names.empty()) return attachments;
+    wait_for_plugins();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        std::string where = "network " + names[i];
+        try {
+            std::string plugin = network_plugin(names[i]);
+            auto request = network_request(pod, netns, i, names[i]);
+            auto t0 = std::chrono::steady_clock::now();
+            auto result = plugins_->network_attach(plugin, request);
+            double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            result["network"] = names[i];
+            result["plugin"] = plugin;
+            result["ifname"] = request["ifname"];
+            result["attachMs"] = std::round(ms * 1000) / 1000;
+            attachments.push_back(std::move(result));
+            events_.publish("pod.network.attached", pod.name, {}, {{"network", names[i]}, {"ms", ms}});
+        } catch (const std::exception& e) {
+            detach_networks(pod, netns, attachments);
+            throw Error(Errc::failed_precondition, where + ": " + e.what());
+        }
+    }
+    return attachments;
+}
+
+void Daemon::detach_networks(const PodSpec& pod, const std::string& netns, const nlohmann::json& attachments) {
+    for (std::size_t k = attachments.size(); k-- > 0;) {
+        const auto& a = attachments[k];
+        std::string network = a.value("network", "");
+        try {
+            wait_for_plugins();
+            auto request = network_request(pod, netns, k, network);
+            request["ifname"] = a.value("ifname", request["ifname"].get<std::string>());
+            auto t0 = std::chrono::steady_clock::now();
+            plugins_->network_detach(a.value("plugin", ""), request);
+            double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            events_.publish("pod.network.detached", pod.name, {}, {{"network", network}, {"ms", ms}});
+        } catch (const std::exception& e) {
+            log::error("pod " + pod.name + ": detaching network " + network + ": " + e.what());
+        }
+    }
 }
 
 void Daemon::import_images(const std::vector<ImageSource>& images) {

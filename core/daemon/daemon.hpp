@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,6 +71,20 @@ private:
     nlohmann::json plugin_container_spec(const PluginManifest& m, nlohmann::json spec) const;
 
     void import_images(const std::vector<ImageSource>& images);
+    // A plugin's own image (container.imagePath) under its tag, unless the tag already has it.
+    void import_plugin_image(const PluginManifest& m);
+
+    // The network side of a pod (PodManager's networking hooks): each of its networks through
+    // its plugin, and back.
+    nlohmann::json attach_networks(const PodSpec& pod, const std::string& netns);
+    void detach_networks(const PodSpec& pod, const std::string& netns, const nlohmann::json& attachments);
+    // The networks a pod joins (its own, or the default ones); empty for none and host.
+    std::vector<std::string> networks_of(const PodSpec& pod) const;
+    // The network plugin of a network: kiln.yaml's, or else the one started network plugin.
+    std::string network_plugin(const std::string& network) const;
+    nlohmann::json network_request(const PodSpec& pod, const std::string& netns, std::size_t index,
+                                   const std::string& network) const;
+    void wait_for_plugins();
     void apply_appliance(const std::vector<PodSpec>& pods, const std::vector<PodSpec>& previous);
 
     Config config_;
@@ -82,6 +97,9 @@ private:
     mutable std::mutex system_mu_;
     std::map<std::string, PluginManifest> system_pods_;  // pod name -> its plugin
     std::chrono::system_clock::time_point started_;
+    std::mutex plugins_ready_mu_;
+    std::condition_variable plugins_ready_cv_;
+    bool plugins_ready_ = false;
 };
 
 }  // namespace kiln::daemon

@@ -88,6 +88,7 @@ std::string_view plugin_state_name(PluginState s) {
         case PluginState::started: return "started";
         case PluginState::failed: return "failed";
         case PluginState::stopped: return "stopped";
+        case PluginState::disabled: return "disabled";
     }
     return "unknown";
 }
@@ -159,7 +160,7 @@ void PluginHost::load_one(PluginStatus& status) {
 }
 
 void PluginHost::start() {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     // Discovery: every subdirectory with a plugin.yaml; the first of an id wins.
     std::vector<PluginStatus> found;
     std::map<std::string, std::size_t> by_id;
@@ -186,6 +187,11 @@ void PluginHost::start() {
         }
     }
     for (auto& st : found) {
+        if (st.error.empty() &&
+            std::count(config_.disabled_plugins.begin(), config_.disabled_plugins.end(), st.manifest.id)) {
+            st.state = PluginState::disabled;
+            st.error = "disabled in kiln.yaml (disabledPlugins)";
+        }
         st.required = std::count(config_.required_plugins.begin(), config_.required_plugins.end(), st.manifest.id) > 0;
         st.config = st.manifest.config;
         if (auto it = config_.plugins.find(st.manifest.id); it != config_.plugins.end() && it->is_object())
@@ -273,7 +279,7 @@ void PluginHost::start() {
         }
     }
     for (auto& st : found)
-        if (!st.error.empty()) {
+        if (!st.error.empty() && st.state != PluginState::disabled) {
             st.state = PluginState::failed;
             log::error("plugin " + st.manifest.id + " failed: " + st.error);
         }
@@ -281,7 +287,7 @@ void PluginHost::start() {
     plugins_.clear();
     for (const auto& id : start_order_) plugins_.push_back(*status_of[id]);
     for (auto& st : found)
-        if (st.state == PluginState::failed) plugins_.push_back(st);
+        if (st.state == PluginState::failed || st.state == PluginState::disabled) plugins_.push_back(st);
     for (const auto& st : plugins_)
         if (st.required && st.state == PluginState::failed) {
             std::string why = "required plugin " + st.manifest.id + " failed: " + st.error;
@@ -291,7 +297,7 @@ void PluginHost::start() {
 }
 
 void PluginHost::stop() {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     stop_locked();
 }
 
@@ -314,7 +320,7 @@ void PluginHost::stop_locked() {
 }
 
 void PluginHost::check_isolators(const PodSpec& pod) const {
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     for (std::size_t i = 0; i < pod.isolators.size(); ++i) {
         const std::string& name = pod.isolators[i].name;
         auto it = loaded_.find(name);
@@ -340,7 +346,7 @@ nlohmann::json PluginHost::apply_isolators(const PodSpec& pod, const ContainerSp
         return std::size(kIsolatorOrder);
     };
     std::stable_sort(ordered.begin(), ordered.end(), [&](auto* a, auto* b) { return rank(a->name) < rank(b->name); });
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     for (const IsolatorRequest* req : ordered) {
         auto it = loaded_.find(req->name);
         auto* iso = it == loaded_.end() ? nullptr : dynamic_cast<sdk::IsolatorPlugin*>(it->second->plugin.get());
@@ -361,7 +367,7 @@ nlohmann::json PluginHost::apply_isolators(const PodSpec& pod, const ContainerSp
 
 void PluginHost::deliver_event(const nlohmann::json& event) {
     std::string text = event.dump();
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     for (const auto& id : start_order_) {
         auto it = loaded_.find(id);
         auto* inst = it == loaded_.end() ? nullptr : dynamic_cast<sdk::InstrumentationPlugin*>(it->second->plugin.get());
@@ -375,12 +381,89 @@ void PluginHost::deliver_event(const nlohmann::json& event) {
 }
 
 std::vector<PluginStatus> PluginHost::list() const {
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     return plugins_;
 }
 
+template <class Fn>
+auto PluginHost::with_network(const std::string& plugin, Fn fn) {
+    std::shared_lock lock(mu_);
+    auto it = loaded_.find(plugin);
+    auto* net = it == loaded_.end() ? nullptr : dynamic_cast<sdk::NetworkPlugin*>(it->second->plugin.get());
+    if (!net) {
+        std::string why = "no network plugin \"" + plugin + "\" is installed";
+        for (const auto& st : plugins_)
+            if (st.manifest.id == plugin)
+                why = st.manifest.kind != "network" && st.error.empty()
+                          ? "plugin \"" + plugin + "\" is a " + st.manifest.kind + " plugin, not a network plugin"
+                          : "network plugin \"" + plugin + "\" is " + std::string(plugin_state_name(st.state)) +
+                                (st.error.empty() ? "" : ": " + st.error);
+        throw Error(Errc::failed_precondition, why);
+    }
+    try {
+        return fn(*net);
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw Error(Errc::failed_precondition, "network plugin " + plugin + ": " + e.what());
+    }
+}
+
+nlohmann::json PluginHost::network_attach(const std::string& plugin, const nlohmann::json& request) {
+    return with_network(plugin, [&](sdk::NetworkPlugin& net) {
+        std::string text = net.attach(request.dump());
+        auto result = nlohmann::json::parse(text, nullptr, false);
+        if (!result.is_object()) {
+            // What it made goes again: the pod fails without a half-made attachment.
+            try {
+                net.detach(request.dump());
+            } catch (const std::exception&) {
+            }
+            throw Error(Errc::failed_precondition, "network plugin " + plugin + " answered attach with no JSON object: " +
+                                                       text.substr(0, 200));
+        }
+        return result;
+    });
+}
+
+void PluginHost::network_detach(const std::string& plugin, const nlohmann::json& request) {
+    with_network(plugin, [&](sdk::NetworkPlugin& net) {
+        net.detach(request.dump());
+        return 0;
+    });
+}
+
+void PluginHost::network_check(const std::string& plugin, const nlohmann::json& request) {
+    with_network(plugin, [&](sdk::NetworkPlugin& net) {
+        net.check(request.dump());
+        return 0;
+    });
+}
+
+void PluginHost::network_gc(const nlohmann::json& attachments) {
+    std::vector<std::string> ids;
+    {
+        std::shared_lock lock(mu_);
+        for (const auto& id : start_order_)
+            if (dynamic_cast<sdk::NetworkPlugin*>(loaded_.at(id)->plugin.get())) ids.push_back(id);
+    }
+    for (const auto& id : ids) {
+        nlohmann::json own = nlohmann::json::array();
+        for (const auto& a : attachments)
+            if (a.value("plugin", "") == id) own.push_back({{"pod", a["pod"]}, {"network", a["network"]}, {"ifname", a["ifname"]}});
+        try {
+            with_network(id, [&](sdk::NetworkPlugin& net) {
+                net.gc(nlohmann::json{{"attachments", own}}.dump());
+                return 0;
+            });
+        } catch (const std::exception& e) {
+            log::warn("plugin " + id + ": gc: " + e.what());
+        }
+    }
+}
+
 std::optional<PluginStatus> PluginHost::get(const std::string& id) const {
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     for (const auto& st : plugins_)
         if (st.manifest.id == id) return st;
     return std::nullopt;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -30,7 +31,7 @@ namespace kiln::daemon {
 inline constexpr const char* kIsolatorOrder[] = {"resources", "seccomp", "capabilities", "privileged", "namespaces",
                                                  "host-access", "api-access", "userns", "readonly-rootfs"};
 
-enum class PluginState { loaded, started, failed, stopped };
+enum class PluginState { loaded, started, failed, stopped, disabled };
 std::string_view plugin_state_name(PluginState s);
 
 struct PluginStatus {
@@ -81,6 +82,16 @@ public:
     // Hands an event (JSON) to every started instrumentation plugin; what one throws is logged.
     void deliver_event(const nlohmann::json& event);
 
+    // Network plugins, called concurrently (a shared lock: start and stop wait for them). Each
+    // throws kiln::Error(failed_precondition) naming the plugin when it is not a started network
+    // plugin, or with what the plugin threw.
+    nlohmann::json network_attach(const std::string& plugin, const nlohmann::json& request);
+    void network_detach(const std::string& plugin, const nlohmann::json& request);
+    void network_check(const std::string& plugin, const nlohmann::json& request);
+    // Each started network plugin hears the attachments kilnd holds (each {"pod", "network",
+    // "ifname", "plugin"}): those of its own.
+    void network_gc(const nlohmann::json& attachments);
+
     std::vector<PluginStatus> list() const;
     std::optional<PluginStatus> get(const std::string& id) const;
 
@@ -93,7 +104,10 @@ private:
     std::string state_dir_, base_dir_;
     PluginApiFn api_;
     PluginContainerHooks hooks_;
-    mutable std::mutex mu_;
+    template <class Fn>
+    auto with_network(const std::string& plugin, Fn fn);
+
+    mutable std::shared_mutex mu_;
     std::vector<PluginStatus> plugins_;  // in start order (failed ones where they were found)
     std::map<std::string, std::unique_ptr<Loaded>> loaded_;
     std::vector<std::string> start_order_;

@@ -16,9 +16,15 @@ using json = nlohmann::json;
 
 namespace {
 
-void read_container(const json& v, const std::string& path, PluginContainer& c) {
-    ObjectReader r(v, path, {"image", "hostNamespaces", "capabilities", "mounts", "apiAccess", "command"});
+void read_container(const json& v, const std::string& path, const std::string& dir, PluginContainer& c) {
+    ObjectReader r(v, path, {"image", "imagePath", "hostNamespaces", "capabilities", "mounts", "apiAccess", "command",
+                              "writablePaths"});
     c.image = read_non_empty_string(r.require("image"), r.path("image"));
+    if (auto* x = r.get("imagePath")) {
+        std::string p = read_non_empty_string(*x, r.path("imagePath"));
+        if (p.find("..") != std::string::npos) fail(r.path("imagePath"), shown(p) + " may not have a \"..\" in it");
+        c.image_path = p[0] == '/' ? p : dir + "/" + p;
+    }
     if (auto* x = r.get("hostNamespaces")) {
         c.host_namespaces = read_string_array(*x, r.path("hostNamespaces"));
         for (std::size_t i = 0; i < c.host_namespaces.size(); ++i) {
@@ -39,11 +45,28 @@ void read_container(const json& v, const std::string& path, PluginContainer& c) 
             std::string mp = index_path(r.path("mounts"), i);
             ObjectReader m((*x)[i], mp, {"source", "destination", "readonly"});
             PluginMount pm;
-            pm.source = read_absolute_path(m.require("source"), m.path("source"));
+            // ${stateDir} is the plugin's state dir (kept across restarts), ${pluginDir} its own.
+            const json& source = m.require("source");
+            std::string text = source.is_string() ? source.get<std::string>() : "";
+            if (text.starts_with("${pluginDir}")) {
+                pm.source = dir + text.substr(12);
+            } else if (text.starts_with("${stateDir}")) {
+                pm.source = text;
+            } else {
+                pm.source = read_absolute_path(source, m.path("source"));
+            }
+            if (pm.source.find("/../") != std::string::npos || pm.source.ends_with("/.."))
+                fail(m.path("source"), shown(text) + " may not have a \"..\" in it");
             pm.destination = read_absolute_path(m.require("destination"), m.path("destination"));
             if (auto* y = m.get("readonly")) pm.readonly = read_bool(*y, m.path("readonly"));
             c.mounts.push_back(std::move(pm));
         }
+    }
+    if (auto* x = r.get("writablePaths")) {
+        c.writable_paths = read_string_array(*x, r.path("writablePaths"));
+        for (std::size_t i = 0; i < c.writable_paths.size(); ++i)
+            if (!c.writable_paths[i].starts_with("/proc/") && !c.writable_paths[i].starts_with("/sys"))
+                fail(index_path(r.path("writablePaths"), i), shown(c.writable_paths[i]) + " is not under /proc or /sys");
     }
     if (auto* x = r.get("apiAccess")) c.api_access = read_bool(*x, r.path("apiAccess"));
     if (auto* x = r.get("command")) c.command = read_string_array(*x, r.path("command"));
@@ -80,7 +103,7 @@ void read_manifest(const json& v, const std::string& dir, PluginManifest& m) {
     }
     if (auto* x = r.get("container")) {
         m.has_container = true;
-        read_container(*x, r.path("container"), m.container);
+        read_container(*x, r.path("container"), dir, m.container);
     }
     m.dir = dir;
 }

@@ -11,15 +11,20 @@
 namespace kiln::daemon {
 
 struct PluginMount {
-    std::string source, destination;
+    std::string source, destination;  // source may start with ${stateDir}: the plugin's state dir
     bool readonly = true;
 };
 
 struct PluginContainer {
     std::string image;
+    // An OCI layout directory or oci-archive shipped with the plugin (absolute, resolved against
+    // the manifest's directory): imported under `image` when that tag is missing or differs.
+    std::string image_path;
     std::vector<std::string> host_namespaces;  // of net, pid, ipc, uts: shared with the host
     std::vector<std::string> capabilities;     // CAP_NET_ADMIN, ...
     std::vector<PluginMount> mounts;
+    // Paths under /proc and /sys left writable and unmasked (the CNI plugins write /proc/sys).
+    std::vector<std::string> writable_paths;
     bool api_access = false;                   // the kilnd socket mounted inside, and HostContext::api
     std::vector<std::string> command;          // empty: the image's
 };

@@ -22,6 +22,7 @@
 #include <dirent.h>
 
 #include "core/daemon/monitor_client.hpp"
+#include "core/daemon/pod_network.hpp"
 #include "core/daemon/sandbox.hpp"
 #include "core/image/store.hpp"
 #include "core/oci/names.hpp"
@@ -174,6 +175,8 @@ json to_json(const PodRecord& r) {
            {"wantRunning", r.want_running}, {"system", r.system},          {"spec", to_json(r.spec)},
            {"sandbox", to_json(r.sandbox)}, {"containers", containers}};
     if (!r.error.empty()) j["error"] = r.error;
+    if (!r.netns.empty()) j["netns"] = r.netns;
+    j["networks"] = r.networks;
     return j;
 }
 
@@ -183,6 +186,8 @@ PodRecord record_from_json(const json& j) {
     r.created_at = j.value("createdAt", "");
     r.want_running = j.value("wantRunning", false);
     r.system = j.value("system", false);
+    r.netns = j.value("netns", "");
+    if (j.contains("networks") && j["networks"].is_array()) r.networks = j["networks"];
     r.error = j.value("error", "");
     r.sandbox = status_from_json(j.value("sandbox", json::object()));
     for (const auto& c : j.value("containers", json::array())) r.containers.push_back(status_from_json(c));
@@ -374,6 +379,8 @@ void PodManager::start_sandbox(Pod& pod) {
     const std::string& name = pod.rec.spec.name;
     std::string root = paths_.pod(name) + "/sandbox";
     mkdir_all(root, 0755);
+    // Attachments a sandbox that died left behind go before new ones are made.
+    release_network(pod);
     auto started = daemon::start_sandbox({&pod.rec.spec, paths_.pause_binary, root, cgroup_path(name, kSandbox)});
     // kiln-pause's launcher stands where a container's monitor does.
     mark_running(pod.rec.sandbox, {.monitor_pid = started.launcher_pid,
@@ -382,6 +389,27 @@ void PodManager::start_sandbox(Pod& pod) {
                                    .started_at = started.started_at});
     save(pod);
     watch(name, kSandbox, started.launcher_pid, started.launcher_start_time);
+    if (!pod.rec.spec.host_network()) {
+        // The network plugins get the namespace as a file that outlives nothing but the pod.
+        std::string netns = paths_.netns() + "/" + name;
+        mount_netns(netns, started.pid);
+        pod.rec.netns = netns;
+        save(pod);
+        if (network_attach_) {
+            pod.rec.networks = network_attach_(pod.rec.spec, netns);
+            save(pod);
+        }
+    }
+    write_etc_files(paths_.pod(name) + "/etc", pod.rec.spec, pod.rec.networks);
+}
+
+void PodManager::release_network(Pod& pod) {
+    if (!pod.rec.networks.empty() && network_detach_) network_detach_(pod.rec.spec, pod.rec.netns, pod.rec.networks);
+    pod.rec.networks = json::array();
+    if (!pod.rec.netns.empty()) {
+        unmount_netns(pod.rec.netns);
+        pod.rec.netns.clear();
+    }
 }
 
 void PodManager::start_container(Pod& pod, std::size_t index) {
@@ -407,6 +435,11 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
             std::string host = v.kind == Volume::Kind::host ? v.host_path : paths_.pod(spec.name) + "/volumes/" + v.name;
             if (v.kind == Volume::Kind::named) mkdir_all(host, 0755);
             cp.volume_dirs.emplace_back(v.name, host);
+        }
+        std::string etc = paths_.pod(spec.name) + "/etc";
+        if (path_exists(etc + "/hosts")) {
+            cp.resolv_conf = etc + "/resolv.conf";
+            cp.hosts = etc + "/hosts";
         }
         json oci = container_config(cp);
         if (spec_edit_) oci = spec_edit_(spec, c, std::move(oci));
@@ -602,7 +635,13 @@ void PodManager::stop_locked(Pod& pod, double grace) {
         });
     }
     for (auto& t : stops) t.join();
+    // The networks let go while their namespace is still whole.
+    if (!pod.rec.networks.empty() && network_detach_) {
+        network_detach_(spec, pod.rec.netns, pod.rec.networks);
+        pod.rec.networks = json::array();
+    }
     stop_one(pod, pod.rec.sandbox, kSandbox, SIGKILL, 0);
+    release_network(pod);
     for (const auto& c : spec.containers) unmount(paths_.pod(spec.name) + "/containers/" + c.name + "/rootfs");
     save(pod);
 }
@@ -763,6 +802,7 @@ void PodManager::on_monitor_exit(const std::string& name, const std::string& con
 }
 
 void PodManager::recover() {
+    netns_dir_fresh_ = prepare_netns_dir(paths_.netns());
     DIR* d = ::opendir(paths_.pods().c_str());
     if (!d) throw_sys("opendir", paths_.pods());
     std::vector<std::string> names;
@@ -826,7 +866,10 @@ void PodManager::recover() {
 
 void PodManager::shutdown(bool stop_pods) {
     if (stop_pods) {
-        for (const auto& r : list()) {
+        // The plugins' pods last: the others' networks are detached through them.
+        auto pods = list();
+        std::stable_partition(pods.begin(), pods.end(), [](const PodRecord& r) { return !r.system; });
+        for (const auto& r : pods) {
             try {
                 stop(r.spec.name, std::nullopt);
             } catch (const std::exception& e) {
@@ -847,6 +890,9 @@ void PodManager::shutdown(bool stop_pods) {
         std::unique_lock lock(threads_mu_);
         threads_cv_.wait_for(lock, std::chrono::seconds(30), [&] { return busy_threads_ == 0; });
     }
+    auto left = list();
+    if (std::none_of(left.begin(), left.end(), [](const PodRecord& r) { return r.sandbox.monitor_pid != 0; }))
+        release_netns_dir(paths_.netns());
     // The cgroup parent goes too when no pod is left in it (rmdir fails harmlessly otherwise).
     // Not per pod: another pod may be creating its cgroup under the parent at that moment.
     for (const auto& m : read_mountinfo("/proc/self/mountinfo"))

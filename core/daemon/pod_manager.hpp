@@ -35,6 +35,7 @@ struct Paths {
     std::string pod(const std::string& name) const { return pods() + "/" + name; }
     std::string runtime_root() const { return run_dir + "/runtime"; }
     std::string monitors() const { return run_dir + "/monitors"; }
+    std::string netns() const { return run_dir + "/netns"; }
 };
 
 enum class State { created, running, stopping, stopped, failed };
@@ -62,6 +63,11 @@ struct PodRecord {
     std::string error;
     ContainerStatus sandbox;
     std::vector<ContainerStatus> containers;
+    // While the sandbox lives (and the pod has its own network namespace): the netns file the
+    // network plugins were given, and each network's attachment as its plugin reported it
+    // ({"network", "plugin", "ifname", "interfaces", "ips", "routes", "dns", "attachMs"}).
+    std::string netns;
+    nlohmann::json networks = nlohmann::json::array();
 
     State state() const;  // rolled up
 };
@@ -89,6 +95,15 @@ public:
     void set_isolation(IsolationCheck check, SpecEdit edit) {
         isolation_check_ = std::move(check);
         spec_edit_ = std::move(edit);
+    }
+    // Networks by plugins: `attach` joins a pod's netns (a file under <runDir>/netns) to its
+    // networks and returns the attachments, or throws having undone them; `detach` undoes them
+    // and reports nothing (what fails is logged).
+    using NetworkAttach = std::function<nlohmann::json(const PodSpec&, const std::string& netns)>;
+    using NetworkDetach = std::function<void(const PodSpec&, const std::string& netns, const nlohmann::json& attachments)>;
+    void set_networking(NetworkAttach attach, NetworkDetach detach) {
+        network_attach_ = std::move(attach);
+        network_detach_ = std::move(detach);
     }
     ~PodManager();
 
@@ -124,6 +139,8 @@ public:
     // kilnd is stopping: with `stop_pods`, every pod is stopped; else the monitors run on.
     void shutdown(bool stop_pods);
     const Paths& paths() const { return paths_; }
+    // recover() had to mount <runDir>/netns anew: running network plugin containers predate it.
+    bool netns_dir_fresh() const { return netns_dir_fresh_; }
     const Config& config() const { return config_; }
 
 private:
@@ -132,6 +149,7 @@ private:
     void save(const Pod& pod) const;
     void start_locked(Pod& pod);
     void start_sandbox(Pod& pod);
+    void release_network(Pod& pod);
     void start_container(Pod& pod, std::size_t index);
     void stop_locked(Pod& pod, double grace);
     // stop_one runs on one thread per container during a stop; the stop saves the record after.
@@ -150,6 +168,9 @@ private:
     ImageResolver images_;
     IsolationCheck isolation_check_;
     SpecEdit spec_edit_;
+    NetworkAttach network_attach_;
+    NetworkDetach network_detach_;
+    bool netns_dir_fresh_ = false;
 
     mutable std::mutex mu_;  // guards pods_ (the map), not the pods
     std::map<std::string, std::shared_ptr<Pod>> pods_;

@@ -2,6 +2,8 @@
 // yaml_to_json() by YAML files; and the canonical JSON form.
 #include "core/daemon/pod_spec.hpp"
 
+#include <arpa/inet.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
@@ -302,6 +304,34 @@ std::vector<std::string> read_networks(const json& value, const std::string& pat
     return networks;
 }
 
+std::vector<PortMapping> read_ports(const json& value, const std::string& path) {
+    if (!value.is_array()) wrong_type(value, path, "an array of {hostPort, containerPort, protocol, hostIP}");
+    std::vector<PortMapping> ports;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        ObjectReader r(value[i], index_path(path, i), {"hostPort", "containerPort", "protocol", "hostIP"});
+        PortMapping p;
+        p.host_port = static_cast<int>(read_int(r.require("hostPort"), r.path("hostPort"), 1, 65535));
+        p.container_port = static_cast<int>(read_int(r.require("containerPort"), r.path("containerPort"), 1, 65535));
+        if (auto* v = r.get("protocol")) {
+            p.protocol = read_string(*v, r.path("protocol"));
+            if (p.protocol != "tcp" && p.protocol != "udp") fail(r.path("protocol"), shown(p.protocol) + " is not tcp or udp");
+        }
+        if (auto* v = r.get("hostIP")) {
+            p.host_ip = read_string(*v, r.path("hostIP"));
+            unsigned char buf[16];
+            if (!p.host_ip.empty() && ::inet_pton(AF_INET, p.host_ip.c_str(), buf) != 1 &&
+                ::inet_pton(AF_INET6, p.host_ip.c_str(), buf) != 1)
+                fail(r.path("hostIP"), shown(p.host_ip) + " is not an IP address");
+        }
+        for (std::size_t j = 0; j < ports.size(); ++j)
+            if (ports[j].host_port == p.host_port && ports[j].protocol == p.protocol && ports[j].host_ip == p.host_ip)
+                fail(r.path("hostPort"), std::to_string(p.host_port) + "/" + p.protocol + " is already mapped at " +
+                                             index_path(path, j));
+        ports.push_back(std::move(p));
+    }
+    return ports;
+}
+
 json read_isolator_config(const json* value, const std::string& path) {
     if (!value) return json::object();
     if (!value->is_object()) wrong_type(*value, path, "an object");
@@ -346,7 +376,7 @@ bool is_dns_label(const std::string& name) {
 PodSpec detail::read_pod_spec(const json& value, const std::string& path, const SourceMap* source) {
     ObjectReader r(value, path,
                    {"name", "hostname", "containers", "volumes", "restartPolicy", "stopGracePeriod", "sharePid",
-                    "networks", "isolators"});
+                    "networks", "isolators", "ports"});
     PodSpec pod;
     pod.name = read_dns_label(r.require("name"), r.path("name"));
     pod.hostname = pod.name;
@@ -378,6 +408,11 @@ PodSpec detail::read_pod_spec(const json& value, const std::string& path, const 
     if (auto* v = r.get("sharePid")) pod.share_pid = read_bool(*v, r.path("sharePid"));
     if (auto* v = r.get("networks")) pod.networks = read_networks(*v, r.path("networks"));
     if (auto* v = r.get("isolators")) pod.isolators = read_isolators(*v, r.path("isolators"));
+    if (auto* v = r.get("ports")) {
+        pod.ports = read_ports(*v, r.path("ports"));
+        if (!pod.ports.empty() && (pod.host_network() || (pod.networks.size() == 1 && pod.networks[0] == "none")))
+            fail(r.path("ports"), "needs a network: the pod's network is " + shown(pod.networks[0]));
+    }
     return pod;
 }
 
@@ -451,6 +486,12 @@ json to_json(const PodSpec& spec) {
     j["networks"] = spec.networks;
     j["isolators"] = json::array();
     for (const auto& i : spec.isolators) j["isolators"].push_back({{"name", i.name}, {"config", i.config}});
+    j["ports"] = json::array();
+    for (const auto& p : spec.ports) {
+        json pj = {{"hostPort", p.host_port}, {"containerPort", p.container_port}, {"protocol", p.protocol}};
+        if (!p.host_ip.empty()) pj["hostIP"] = p.host_ip;
+        j["ports"].push_back(std::move(pj));
+    }
     return j;
 }
 

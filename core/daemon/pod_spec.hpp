@@ -74,6 +74,15 @@ struct IsolatorRequest {
     bool operator==(const IsolatorRequest&) const = default;
 };
 
+// A host port forwarded to a container port of the pod (by the network plugin: CNI's portmap).
+struct PortMapping {
+    int host_port = 0, container_port = 0;
+    std::string protocol = "tcp";  // tcp or udp
+    std::string host_ip;           // "" is every address
+
+    bool operator==(const PortMapping&) const = default;
+};
+
 struct PodSpec {
     std::string name;                      // DNS label (RFC 1123), at most 63 characters
     std::vector<ContainerSpec> containers; // at least one; names unique
@@ -84,6 +93,7 @@ struct PodSpec {
     bool share_pid = false;                // containers share one pid namespace
     std::vector<std::string> networks;     // empty: the deployment's default; ["none"], ["host"]
     std::vector<IsolatorRequest> isolators;
+    std::vector<PortMapping> ports;
 
     // Field by field: how a reload tells a changed pod from an unchanged one.
     bool operator==(const PodSpec&) const = default;

@@ -54,7 +54,13 @@ TEST(Config, Defaults) {
     EXPECT_EQ(c.container_logs.max_size, 10u << 20);
     EXPECT_EQ(c.container_logs.max_files, 3);
     EXPECT_TRUE(c.pods.empty());
-    EXPECT_EQ(c.networks, json::array());
+    ASSERT_EQ(c.networks.size(), 1u);
+    EXPECT_EQ(c.networks[0].name, "default");
+    EXPECT_EQ(c.networks[0].plugin, "cni");
+    EXPECT_EQ(c.networks[0].config["plugins"][0]["bridge"], "kiln0");
+    EXPECT_EQ(c.networks[0].config["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], "10.88.0.0/16");
+    EXPECT_EQ(c.networks[0].config["plugins"][1]["type"], "portmap");
+    EXPECT_EQ(c.default_networks, std::vector<std::string>{"default"});
     EXPECT_EQ(c.plugins, json::object());
     EXPECT_EQ(c.source, source);
 }
@@ -75,7 +81,8 @@ TEST(Config, EmbeddedDefaultNamesEveryKey) {
                             "\n  socket:", "\n  socketMode:", "\n  socketGroup:", "\n  maxBodyBytes:",
                             "\n  requestTimeout:", "\n  idleTimeout:", "\nlog:", "\n  level:", "\n  format:",
                             "\ncontainerLogs:", "\n  maxSize:", "\n  maxFiles:", "\nregistries:", "\nauthFile:", "\npods:",
-                            "\nnetworks:", "\nplugins:", "\npluginDirs:", "\nrequiredPlugins:"})
+                            "\nnetworks:", "\ndefaultNetworks:", "\nplugins:", "\npluginDirs:", "\nrequiredPlugins:",
+                            "\ndisabledPlugins:"})
         EXPECT_NE(text.find(key), std::string::npos) << key << " is not set in configs/kiln.yaml";
 }
 
@@ -103,7 +110,9 @@ pods:
     containers: [{name: httpd, image: localhost/kiln-busybox:latest}]
 networks:
   - name: bridge
-    subnet: 10.88.0.0/16
+    plugin: cni
+    config: {subnet: 10.88.0.0/16}
+defaultNetworks: []
 plugins:
   cni: {binDir: /usr/lib/cni, mtu: 1500}
 )");
@@ -123,7 +132,9 @@ plugins:
     EXPECT_EQ(c.container_logs.max_files, 1);
     ASSERT_EQ(c.pods.size(), 1u);
     EXPECT_EQ(c.pods[0].containers[0].image, "localhost/kiln-busybox:latest");
-    EXPECT_EQ(c.networks, json::parse(R"([{"name": "bridge", "subnet": "10.88.0.0/16"}])"));
+    ASSERT_EQ(c.networks.size(), 1u);
+    EXPECT_EQ(c.networks[0], (NetworkDef{"bridge", "cni", json::parse(R"({"subnet": "10.88.0.0/16"})")}));
+    EXPECT_TRUE(c.default_networks.empty());
     EXPECT_EQ(c.plugins, json::parse(R"({"cni": {"binDir": "/usr/lib/cni", "mtu": 1500}})"));
 }
 
@@ -323,13 +334,30 @@ TEST(Config, PodNamesAreUnique) {
     EXPECT_EQ(error_of("pods: {web: {}}\n"), "/etc/kiln/kiln.yaml:1: pods: expected an array of pods, got an object");
 }
 
-TEST(Config, NetworksAndPluginsAreKeptAsJson) {
-    EXPECT_EQ(parse("networks: {bridge: {subnet: 10.88.0.0/16, mtu: 1500}}\n").networks,
-              json::parse(R"({"bridge": {"subnet": "10.88.0.0/16", "mtu": 1500}})"));
-    EXPECT_EQ(parse("networks: [a, b]\n").networks, json({"a", "b"}));
+TEST(Config, NetworksAreNamedAndGivenToAPlugin) {
+    auto map = parse("networks: {lan: {plugin: cni, config: {cniVersion: 1.0.0, plugins: [{type: bridge}]}}}\ndefaultNetworks: [lan]\n");
+    ASSERT_EQ(map.networks.size(), 1u);
+    EXPECT_EQ(map.networks[0].name, "lan");
+    EXPECT_EQ(map.networks[0].config["plugins"][0]["type"], "bridge");
+    EXPECT_EQ(map.default_networks, std::vector<std::string>{"lan"});
+    EXPECT_EQ(parse("networks: []\ndefaultNetworks: []\n").networks.size(), 0u);
+    EXPECT_EQ(error_of("networks: bridge\n"),
+              "/etc/kiln/kiln.yaml:1: networks: expected a list of {name, plugin, config} or a map of name to {plugin, config}, got a string");
+    EXPECT_EQ(error_of("networks: [{name: a}]\n"), "/etc/kiln/kiln.yaml:1: networks[0].plugin: is required");
+    EXPECT_EQ(error_of("networks: [{name: host, plugin: cni}]\n"),
+              "/etc/kiln/kiln.yaml:1: networks[0].name: \"host\" is not a network name (a DNS label other than none and host)");
+    EXPECT_EQ(error_of("networks: [{name: a, plugin: cni}, {name: a, plugin: cni}]\n"),
+              "/etc/kiln/kiln.yaml:1: networks[1].name: \"a\" is listed twice");
+    EXPECT_EQ(error_of("networks: [{name: a, plugin: cni, config: [1]}]\n"),
+              "/etc/kiln/kiln.yaml:1: networks[0].config: expected a map (the plugin's description of the network), got an array");
+    EXPECT_EQ(error_of("defaultNetworks: [lan]\n"), "/etc/kiln/kiln.yaml:1: defaultNetworks[0]: \"lan\" is not a network of `networks`");
+    EXPECT_EQ(error_of("requiredPlugins: [cni]\ndisabledPlugins: [cni]\n"),
+              "/etc/kiln/kiln.yaml:1: requiredPlugins[0]: \"cni\" is also in disabledPlugins");
+}
+
+TEST(Config, PluginsAreKeptAsJson) {
     EXPECT_EQ(parse("plugins: {metrics: {listen: \"127.0.0.1:9100\", enabled: true, ratio: 0.5, tags: ~}}\n").plugins,
               json::parse(R"({"metrics": {"listen": "127.0.0.1:9100", "enabled": true, "ratio": 0.5, "tags": null}})"));
-    EXPECT_EQ(error_of("networks: bridge\n"), "/etc/kiln/kiln.yaml:1: networks: expected a list or a map, got a string");
     EXPECT_EQ(error_of("plugins: [cni]\n"), "/etc/kiln/kiln.yaml:1: plugins: expected a map of plugin id to its config, got an array");
     // Even in free-form sections a key may appear once.
     EXPECT_EQ(error_of("plugins:\n  cni: {}\n  cni: {}\n"), "/etc/kiln/kiln.yaml:3: plugins.cni: duplicate key");

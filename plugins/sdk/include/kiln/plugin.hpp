@@ -70,15 +70,27 @@ public:
     virtual void stop() {}
 };
 
-// kind: network. Attaches a pod's network namespace (a path under kilnd's run dir) to one
-// network and detaches it. The request is JSON: {"pod", "network", "netns", "ifname",
-// "portMappings": [{"hostPort", "containerPort", "protocol"}], "config": {...}}. attach answers
-// JSON: {"interfaces": [{"name", "mac"}], "ips": [{"address" (CIDR), "gateway"}], "routes":
-// [{"dst", "gw"}], "dns": {"nameservers": [], "search": [], "options": []}}.
+// kind: network. Attaches a pod's network namespace to one network and detaches it. kilnd may
+// call these concurrently for different pods. Every request is JSON:
+//   {"pod", "network", "netns" (a bind-mounted netns file under kilnd's run dir, the same path
+//    inside a network plugin's container), "ifname" ("eth0", "eth1", ...), "portMappings":
+//    [{"hostPort", "containerPort", "protocol" ("tcp"|"udp"), "hostIP"}], "config": the
+//    network's config from kiln.yaml (null when kiln.yaml does not list the network)}
+// attach answers JSON:
+//   {"interfaces": [{"name", "mac", "sandbox"}], "ips": [{"address" (CIDR), "gateway",
+//    "interface" (index)}], "routes": [{"dst", "gw"}], "dns": {"nameservers": [], "domain",
+//    "search": [], "options": []}}
+// and throws std::runtime_error with the reason when it fails, having undone what it did.
+// detach must succeed for an attachment that is half made or already gone (the netns file may
+// be missing). check throws when the attachment is not as attach left it. gc gets every
+// attachment kilnd still holds ({"attachments": [{"pod", "network", "ifname"}]}); the plugin
+// releases whatever else it holds.
 class NetworkPlugin : public Plugin {
 public:
     virtual std::string attach(const std::string& request) = 0;
     virtual void detach(const std::string& request) = 0;
+    virtual void check(const std::string& request) { (void)request; }
+    virtual void gc(const std::string& attachments) { (void)attachments; }
 };
 
 // kind: isolator. Edits a container's OCI runtime spec (JSON text) from what the pod asks of
