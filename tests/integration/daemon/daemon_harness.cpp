@@ -27,19 +27,27 @@ const std::string& busybox_layout() {
     return layout;
 }
 
-Kilnd::Kilnd(const std::string& config_yaml) : tmp_("kilnd-it") {
+Kilnd::Kilnd(const std::string& config_yaml, const std::string& netns) : tmp_("kilnd-it"), netns_(netns) {
     socket_ = tmp_.path() + "/kiln.sock";
     static int count = 0;
     cgroup_parent_ = "kiln-it-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
     config_path_ = tmp_.path() + "/kiln.yaml";
-    std::ofstream(config_path_) << config_yaml;
+    std::string text = config_yaml;
+    if (text.find("defaultNetworks:") == std::string::npos) text = "defaultNetworks: []\n" + text;
+    if (text.find("disabledPlugins:") == std::string::npos && netns.empty()) text = "disabledPlugins: [cni]\n" + text;
+    std::ofstream(config_path_) << text;
     start();
 }
 
 Kilnd::~Kilnd() {
     if (pid_) {
         try {
-            for (const auto& p : client_->call("GET", "/v1/pods")) client_->request("DELETE", "/v1/pods/" + p.value("name", "") + "?force=true");
+            // Plugins' pods last: the others' networks are detached through them.
+            auto pods = client_->call("GET", "/v1/pods");
+            for (bool system : {false, true})
+                for (const auto& p : pods)
+                    if (p.value("system", false) == system)
+                        client_->request("DELETE", "/v1/pods/" + p.value("name", "") + "?force=true");
         } catch (const std::exception& e) {
             ADD_FAILURE() << "deleting pods at the end: " << e.what();
         }
@@ -49,9 +57,13 @@ Kilnd::~Kilnd() {
 }
 
 void Kilnd::start() {
-    std::vector<std::string> args = {KILND_BINARY, "--config", config_path_, "--socket", socket_,
+    std::vector<std::string> args;
+    // nsenter --net: setns, then exec; kilnd keeps the pid and the mount namespace (ip netns exec
+    // would remount /sys, hiding the cgroup hierarchies).
+    if (!netns_.empty()) args = {"/usr/bin/nsenter", "--net=/run/netns/" + netns_};
+    args.insert(args.end(), {std::string(KILND_BINARY), "--config", config_path_, "--socket", socket_,
                                      "--state-dir", tmp_.path() + "/state", "--run-dir", tmp_.path() + "/run",
-                                     "--cgroup-parent", cgroup_parent_, "--log-level", "debug"};
+                                     "--cgroup-parent", cgroup_parent_, "--log-level", "debug"});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -30,7 +30,10 @@ const std::string& busybox_layout();
 class Kilnd {
 public:
     // Starts kilnd with every path under a fresh temp dir; `config_yaml` is written as its config.
-    explicit Kilnd(const std::string& config_yaml = "");
+    // Unless it says otherwise, pods join no network (defaultNetworks: []) and the cni plugin is
+    // disabled: tests that network run kilnd in a network namespace of their own (`netns`, a
+    // name under /run/netns), never in the machine's.
+    explicit Kilnd(const std::string& config_yaml = "", const std::string& netns = "");
     ~Kilnd();  // deletes every pod, stops kilnd, checks nothing is left
 
     api::Client& client() { return *client_; }
@@ -56,7 +59,7 @@ public:
 
 private:
     TempDir tmp_;
-    std::string socket_, cgroup_parent_, config_path_;
+    std::string socket_, cgroup_parent_, config_path_, netns_;
     pid_t pid_ = 0;
     std::unique_ptr<api::Client> client_;
 };
