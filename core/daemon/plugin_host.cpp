@@ -109,6 +109,8 @@ nlohmann::json to_json(const PluginStatus& s) {
                           {"capabilities", m.container.capabilities},
                           {"mounts", mounts},
                           {"apiAccess", m.container.api_access}};
+        if (!m.container.image_path.empty()) j["container"]["imagePath"] = m.container.image_path;
+        if (!m.container.writable_paths.empty()) j["container"]["writablePaths"] = m.container.writable_paths;
     }
     return j;
 }

@@ -263,3 +263,43 @@ TEST_F(Network, NoneAndHostModes) {
 
 }  // namespace
 }  // namespace kiln::testing
+
+namespace kiln::testing {
+namespace {
+
+// plugins/examples/ptp-network, built outside this tree against the SDK as installed: it passes
+// the network conformance suite, and kilnd attaches pods with it.
+TEST_F(Network, TheOutOfTreeNetworkExampleBuildsPassesConformanceAndAttachesPods) {
+    TempDir work("kiln-ptp");
+    std::string w = work.path();
+    auto r = sh("cmake --install " + std::string(KILN_BUILD_DIR) + " --component sdk --prefix " + w + "/sdk", 120);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    r = sh("cmake -S " + std::string(KILN_SOURCE_DIR) + "/plugins/examples/ptp-network -B " + w +
+               "/build -G Ninja -DCMAKE_PREFIX_PATH=" + w + "/sdk && cmake --build " + w + "/build",
+           300);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_EQ(sh("grep -l '" + std::string(KILN_SOURCE_DIR) + "/core' " + w + "/build/build.ninja || true").out, "");
+    sh("mkdir -p " + w + "/plugins/ptp && cp " + std::string(KILN_SOURCE_DIR) +
+       "/plugins/examples/ptp-network/plugin.yaml " + w + "/build/ptp_network.so " + w + "/plugins/ptp/");
+
+    r = run({std::string(KILN_BUILD_DIR) + "/bin/kiln-plugin-conformance", w + "/plugins/ptp", "--network-config",
+             R"({"subnet": "10.99.0.0/24"})"});
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("ok   no veth is left in the host's namespace"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("ok   no two pods share an address"), std::string::npos) << r.out;
+
+    Kilnd k("pluginDirs: [" + w + "/plugins]\nnetworks: [{name: p2p, plugin: ptp, config: {subnet: 10.99.0.0/24}}]\n"
+            "defaultNetworks: [p2p]\n",
+            ns.name());
+    k.import_busybox();
+    json pod = create(k, net_pod("viaptp", {"httpd", "-f", "-p", "80", "-h", "/etc"}));
+    EXPECT_EQ(address_of(pod), "10.99.0.2") << pod.dump();
+    EXPECT_EQ(pod["networks"][0]["plugin"], "ptp");
+    auto got = ns.in("busybox wget -q -O - http://10.99.0.2/passwd");
+    EXPECT_NE(got.out.find("root:x:0:0"), std::string::npos) << got.err;
+    ASSERT_EQ(k.client().request("DELETE", "/v1/pods/viaptp?force=true").status, 204);
+    EXPECT_EQ(ns.in("ip -o link show type veth").out, "");
+}
+
+}  // namespace
+}  // namespace kiln::testing
