@@ -235,8 +235,10 @@ class Kilnd:
     cgroup parent <tag>/pods. kilnd itself (and so every kiln-monitor it spawns) is moved into the
     cpuacct cgroup <tag>/daemon, in that hierarchy only."""
 
-    def __init__(self, scratch, bin_dir, log_level="info"):
+    def __init__(self, scratch, bin_dir, log_level="info", config="", netns=None):
         self.scratch = scratch
+        self.config_text = config
+        self.netns = netns
         self.bin = scratch.path("bin")
         os.makedirs(self.bin)
         for name in PROGRAMS:
@@ -257,8 +259,11 @@ class Kilnd:
 
     def start(self):
         config = self.scratch.path("kiln.yaml")
-        open(config, "w").close()  # empty: the defaults
-        argv = [self.program("kilnd"), "--config", config, "--socket", self.socket,
+        with open(config, "w") as f:
+            f.write(self.config_text)  # empty: the defaults
+        # In a network namespace of the bench's own: nsenter --net keeps the mount namespace.
+        prefix = ["nsenter", f"--net=/run/netns/{self.netns}"] if self.netns else []
+        argv = prefix + [self.program("kilnd"), "--config", config, "--socket", self.socket,
                 "--state-dir", self.scratch.path("state"), "--run-dir", self.scratch.path("run"),
                 "--cgroup-parent", self.cgroup_parent, "--log-level", self.log_level]
         self.log_path = self.scratch.path("kilnd.log")

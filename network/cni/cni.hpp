@@ -19,14 +19,15 @@ using json = nlohmann::json;
 class Error : public std::runtime_error {
 public:
     Error(int code, std::string msg, std::string details = {})
-        : std::runtime_error(text(code, msg, details)), code_(code), msg_(std::move(msg)) {}
+        : std::runtime_error(text(code, msg, details)), code_(code), msg_(std::move(msg)), details_(std::move(details)) {}
     int code() const { return code_; }
     const std::string& msg() const { return msg_; }
+    const std::string& details() const { return details_; }
 
 private:
     static std::string text(int code, const std::string& msg, const std::string& details);
     int code_;
-    std::string msg_;
+    std::string msg_, details_;
 };
 
 // A conflist: {"cniVersion", "name", "plugins": [{"type", ...}], "disableCheck", "disableGC"},

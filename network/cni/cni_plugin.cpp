@@ -1,6 +1,6 @@
 // The cni network plugin: a pod's attachment to a network is a CNI ADD through the network's
-// conflist, each plugin of the chain run inside this plugin's container (HostContext::exec, by
-// the image's cni-exec helper, which finds the binary in CNI_PATH and kills it at the timeout).
+// conflist, run inside this plugin's container by kiln-cni-chain (HostContext::exec, one process
+// per operation: it runs each binary of the chain, found in binDirs and killed at the timeout).
 // Results are cached under the plugin's state dir for DEL, CHECK and GC, with the conflist they
 // were made with, so that a changed kiln.yaml does not strand an attachment.
 #include <sys/stat.h>
@@ -48,17 +48,14 @@ public:
         if (config.contains("binDirs")) {
             if (!config["binDirs"].is_array() || config["binDirs"].empty())
                 throw std::runtime_error("config.binDirs: must list at least one directory");
-            for (const auto& d : config["binDirs"]) {
+            for (const auto& d : config["binDirs"])
                 if (!d.is_string() || d.get<std::string>().empty() || d.get<std::string>()[0] != '/' ||
                     d.get<std::string>().find(':') != std::string::npos)
                     throw std::runtime_error("config.binDirs: " + d.dump() + " is not an absolute path without ':'");
-                bin_dirs_ += (bin_dirs_.empty() ? "" : ":") + d.get<std::string>();
-            }
-        } else {
-            bin_dirs_ = "/opt/cni/bin";
+            bin_dir_list_ = config["binDirs"];
         }
         conf_dir_ = config.value("confDir", "");
-        helper_ = config.value("execHelper", "/usr/libexec/kiln/cni-exec");
+        helper_ = config.value("execHelper", "/usr/libexec/kiln/kiln-cni-chain");
         if (config.contains("timeout")) {
             if (!config["timeout"].is_number() || config["timeout"].get<double>() <= 0)
                 throw std::runtime_error("config.timeout: must be a number of seconds above 0");
@@ -77,7 +74,7 @@ public:
         json conflist = conflist_of(request);
         check_versions(conflist);
         Attachment a = attachment_of(request);
-        json result = add(conflist, a, runner(a));
+        json result = chain("ADD", conflist, a);
         try {
             write_file(cache_path(request), json{{"kind", "kiln-cni-cache/1"},
                                                  {"containerId", a.container_id},
@@ -90,7 +87,7 @@ public:
                                                 .dump());
         } catch (const std::exception&) {
             try {
-                del(conflist, a, &result, runner(a));
+                chain("DEL", conflist, a, &result);
             } catch (const std::exception&) {
             }
             throw;
@@ -105,10 +102,10 @@ public:
         json cached = json::parse(slurp(path), nullptr, false);
         if (cached.is_object() && cached.contains("conflist")) {
             if (cached.contains("portMappings")) a.port_mappings = cached["portMappings"];
-            del(cached["conflist"], a, cached.contains("result") ? &cached["result"] : nullptr, runner(a));
+            chain("DEL", cached["conflist"], a, cached.contains("result") ? &cached["result"] : nullptr);
         } else {
             // Nothing cached (an attach that died half-way): DEL with what the network is now.
-            del(conflist_of(request), a, nullptr, runner(a));
+            chain("DEL", conflist_of(request), a);
         }
         ::unlink(path.c_str());
     }
@@ -120,7 +117,7 @@ public:
             throw std::runtime_error("no cached result for pod " + request.value("pod", "") + " on " + request.value("network", ""));
         Attachment a = attachment_of(request);
         a.port_mappings = cached.value("portMappings", json::array());
-        cni::check(cached["conflist"], a, cached["result"], runner(a));
+        chain("CHECK", cached["conflist"], a, &cached["result"]);
     }
 
     void gc(const std::string& attachments_text) override {
@@ -148,7 +145,7 @@ public:
             Attachment a{cached.value("containerId", ""), cached.value("netns", ""), cached.value("ifname", ""),
                          cached.value("portMappings", json::array())};
             try {
-                del(cached["conflist"], a, &cached["result"], runner(a));
+                chain("DEL", cached["conflist"], a, &cached["result"]);
                 ::unlink(e.path().c_str());
                 host_.log(sdk::LogLevel::info, "gc: released " + a.container_id + " on " + name);
             } catch (const std::exception& x) {
@@ -157,7 +154,8 @@ public:
         }
         for (const auto& [name, conflist] : conflists) {
             try {
-                cni::gc(conflist, valid_by_network[name], runner(Attachment{}));
+                if (compare_versions(conflist.value("cniVersion", "0.0.0"), "1.1.0") >= 0 && !conflist.value("disableGC", false))
+                    chain("GC", conflist, Attachment{}, nullptr, &valid_by_network[name]);
             } catch (const std::exception& x) {
                 host_.log(sdk::LogLevel::warn, "gc: " + name + ": " + x.what());
             }
@@ -195,23 +193,27 @@ private:
         return a;
     }
 
-    Runner runner(const Attachment& a) {
-        return [this, a](const std::string& command, const std::string& type, const std::string& input) {
-            std::vector<std::string> argv = {"/bin/env",
-                                             "CNI_COMMAND=" + command,
-                                             "CNI_CONTAINERID=" + a.container_id,
-                                             "CNI_NETNS=" + a.netns,
-                                             "CNI_IFNAME=" + a.ifname,
-                                             "CNI_ARGS=",
-                                             "CNI_PATH=" + bin_dirs_,
-                                             "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-                                             helper_,
-                                             std::to_string(timeout_),
-                                             type};
-            if (command == "VERSION" || command == "GC") argv.erase(argv.begin() + 2, argv.begin() + 6);
-            auto r = host_.exec(argv, input);
-            return RunResult{r.exit_code, r.out, r.err};
-        };
+    // One operation through kiln-cni-chain in the container: its answer, or the CNI error it
+    // printed, thrown.
+    json chain(const std::string& command, const json& conflist, const Attachment& a, const json* prev = nullptr,
+               const json* valid = nullptr, const std::string& type = {}) {
+        json req = {{"command", command},
+                    {"binDirs", bin_dir_list_},
+                    {"timeout", timeout_},
+                    {"attachment",
+                     {{"containerId", a.container_id}, {"netns", a.netns}, {"ifname", a.ifname}, {"portMappings", a.port_mappings}}}};
+        if (!conflist.is_null()) req["conflist"] = conflist;
+        if (prev) req["prevResult"] = *prev;
+        if (valid) req["validAttachments"] = *valid;
+        if (!type.empty()) req["type"] = type;
+        auto r = host_.exec({helper_}, req.dump());
+        json out = json::parse(r.out, nullptr, false);
+        if (r.exit_code == 0 && out.is_object()) return out;
+        if (out.is_object() && out.contains("code"))
+            throw Error(out["code"].is_number_integer() ? out["code"].get<int>() : 999, out.value("msg", ""), out.value("details", ""));
+        std::string err = r.err.empty() ? r.out : r.err;
+        while (!err.empty() && err.back() == '\n') err.pop_back();
+        throw Error(999, helper_ + " " + command + " exited with " + std::to_string(r.exit_code) + ": " + err.substr(0, 500));
     }
 
     // A plugin's supportedVersions, asked once.
@@ -220,7 +222,7 @@ private:
             std::lock_guard lock(mu_);
             if (auto it = versions_.find(type); it != versions_.end()) return it->second;
         }
-        json answer = read_answer(type, "VERSION", runner(Attachment{})("VERSION", type, R"({"cniVersion":"1.0.0"})"));
+        json answer = chain("VERSION", json(), Attachment{}, nullptr, nullptr, type);
         std::vector<std::string> supported;
         if (answer.contains("supportedVersions") && answer["supportedVersions"].is_array())
             for (const auto& v : answer["supportedVersions"])
@@ -244,7 +246,8 @@ private:
     }
 
     sdk::HostContext& host_;
-    std::string bin_dirs_, conf_dir_, helper_, cache_dir_;
+    std::string conf_dir_, helper_, cache_dir_;
+    json bin_dir_list_ = json::array({"/opt/cni/bin"});
     int timeout_ = 30;
     std::mutex mu_;
     std::map<std::string, std::vector<std::string>> versions_;

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the CNI plugin's container image offline, as an OCI layout, from what the host has:
 # the CNI plugins of containernetworking-plugins (/usr/lib/cni) in /opt/cni/bin, iptables
-# (nft) for portmap, firewall and ipMasq, busybox-static for the shell and cni-exec, and the
-# shared libraries they need.
+# (nft) for portmap, firewall and ipMasq, busybox-static for a shell, kiln-cni-chain (which
+# runs a CNI operation through a chain), and the shared libraries they need.
 #
-# Usage: network/cni/image/build.sh LAYOUT TAG
+# Usage: network/cni/image/build.sh LAYOUT TAG KILN_CNI_CHAIN
 # Does nothing when LAYOUT was built by this script from the same inputs.
 set -euo pipefail
 
@@ -13,19 +13,21 @@ readonly BUSYBOX=/bin/busybox
 readonly CNI_DIR=/usr/lib/cni
 readonly XTABLES=/usr/sbin/xtables-nft-multi
 readonly XTABLES_MODULES=/usr/lib/x86_64-linux-gnu/xtables
-readonly APPLETS=(sh env timeout sleep cat ls echo printf test mkdir rm)
+readonly APPLETS=(sh env sleep cat ls echo printf test mkdir rm)
 
 die() { echo "cni image: $*" >&2; exit 1; }
 
-[[ $# -eq 2 ]] || die "usage: $0 LAYOUT TAG"
+[[ $# -eq 3 ]] || die "usage: $0 LAYOUT TAG KILN_CNI_CHAIN"
 layout=$(realpath -m "$1")
 tag=$2
+chain=$3
+[[ -x $chain ]] || die "$chain is missing"
 for tool in umoci sha256sum ldd; do command -v "$tool" >/dev/null || die "$tool is required"; done
 [[ -x $BUSYBOX ]] || die "$BUSYBOX is missing (apt-get install busybox-static)"
 [[ -x $CNI_DIR/bridge ]] || die "$CNI_DIR/bridge is missing (apt-get install containernetworking-plugins)"
 [[ -x $XTABLES ]] || die "$XTABLES is missing (apt-get install iptables)"
 
-stamp=$( (sha256sum "$BUSYBOX" "$CNI_DIR"/* "$XTABLES" "$here"/build.sh "$here"/cni-exec; echo "$tag") | sha256sum | cut -d' ' -f1)
+stamp=$( (sha256sum "$BUSYBOX" "$CNI_DIR"/* "$XTABLES" "$here"/build.sh "$chain"; echo "$tag") | sha256sum | cut -d' ' -f1)
 if [[ -f $layout/.stamp && $(<"$layout/.stamp") == "$stamp" ]]; then touch "$layout/index.json"; exit 0; fi
 
 work=$(mktemp -d "$(dirname "$layout")/.cni-image.XXXXXX")
@@ -57,7 +59,7 @@ for module in "$XTABLES_MODULES"/*.so; do copy_with_libraries "$module" "$module
 for f in /etc/protocols /etc/services /etc/ethertypes; do [[ -f $f ]] && install -m 0644 "$f" "$rootfs$f"; done
 printf 'root:x:0:0:root:/:/bin/sh\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\n' >"$rootfs/etc/group"
-install -m 0755 "$here/cni-exec" "$rootfs/usr/libexec/kiln/cni-exec"
+install -m 0755 "$chain" "$rootfs/usr/libexec/kiln/kiln-cni-chain"
 
 umoci repack --image "$work/oci:$tag" --history.created_by "network/cni/image/build.sh" "$work/bundle"
 umoci config --image "$work/oci:$tag" --os linux --architecture amd64 \
