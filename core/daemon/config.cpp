@@ -136,7 +136,7 @@ void read_config(const json& value, const SourceMap& source, Config& c) {
     ObjectReader r(value, "",
                    {"stateDir", "runDir", "cgroupParent", "stopPodsOnExit", "api", "log", "containerLogs", "images",
                     "registries", "authFile", "pods", "networks", "defaultNetworks", "plugins", "pluginDirs", "requiredPlugins",
-                    "disabledPlugins"});
+                    "disabledPlugins", "statsInterval"});
     if (auto* v = r.get("stateDir")) c.state_dir = read_absolute_path(*v, r.path("stateDir"));
     if (auto* v = r.get("runDir")) c.run_dir = read_absolute_path(*v, r.path("runDir"));
     if (auto* v = r.get("cgroupParent")) {
@@ -232,6 +232,10 @@ void read_config(const json& value, const SourceMap& source, Config& c) {
     }
     if (auto* v = r.get("requiredPlugins")) c.required_plugins = read_string_array(*v, r.path("requiredPlugins"));
     if (auto* v = r.get("disabledPlugins")) c.disabled_plugins = read_string_array(*v, r.path("disabledPlugins"));
+    if (auto* v = r.get("statsInterval")) {
+        c.stats_interval = read_duration(*v, r.path("statsInterval"));
+        if (c.stats_interval < 0.1) fail(r.path("statsInterval"), "must be at least 100ms");
+    }
     for (std::size_t i = 0; i < c.required_plugins.size(); ++i)
         if (std::count(c.disabled_plugins.begin(), c.disabled_plugins.end(), c.required_plugins[i]))
             fail(index_path(r.path("requiredPlugins"), i), shown(c.required_plugins[i]) + " is also in disabledPlugins");

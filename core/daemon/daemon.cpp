@@ -7,6 +7,9 @@
 #include <cmath>
 #include <set>
 
+#include "core/cgroups/layout.hpp"
+#include "core/daemon/pod_stats.hpp"
+#include "core/sys/clock.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/file.hpp"
 #include "core/sys/log.hpp"
@@ -59,6 +62,16 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
              }
              auto r = pods_->exec(pod, "main", argv, input);
              return std::make_tuple(r.exit_code, r.out, r.err);
+         },
+         [this](const PluginManifest& m) {
+             std::string pod = "plugin-" + m.id;
+             try {
+                 pods_->remove(pod, true);
+             } catch (const Error& e) {
+                 if (e.code() != Errc::not_found) throw;
+             }
+             std::lock_guard lock(system_mu_);
+             system_pods_.erase(pod);
          }});
     started_ = std::chrono::system_clock::now();
 }
@@ -66,7 +79,9 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
 Daemon::~Daemon() {
     // A start() that threw after the relay began leaves it running.
     events_.close();
+    plugins_ready_cv_.notify_all();
     if (event_relay_.joinable()) event_relay_.join();
+    if (stats_relay_.joinable()) stats_relay_.join();
 }
 
 ImageInfo Daemon::resolve_image(const std::string& ref) {
@@ -316,7 +331,69 @@ void Daemon::start() {
                 plugins_->deliver_event(to_json(e));
             }
     });
+    stats_relay_ = std::thread([this] {
+        while (!events_.closed()) {
+            std::unique_lock lock(plugins_ready_mu_);
+            if (plugins_ready_cv_.wait_for(lock, std::chrono::duration<double>(config_.stats_interval),
+                                           [&] { return events_.closed(); }))
+                return;
+            lock.unlock();
+            if (!plugins_->has_instrumentation()) continue;
+            try {
+                plugins_->deliver_stats(stats());
+            } catch (const std::exception& e) {
+                log::warn(std::string("stats: ") + e.what());
+            }
+        }
+    });
     apply_appliance(config_.pods, {});
+}
+
+namespace {
+// Upper bounds (seconds) of the API latency histogram, as Prometheus' defaults go.
+constexpr double kLatencyBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}  // namespace
+
+void Daemon::record_request(std::string_view method, int status, std::chrono::microseconds duration) {
+    double seconds = static_cast<double>(duration.count()) / 1e6;
+    std::lock_guard lock(api_mu_);
+    ++api_requests_[{std::string(method), status}];
+    if (api_buckets_.empty()) api_buckets_.assign(std::size(kLatencyBuckets), 0);
+    for (std::size_t i = 0; i < std::size(kLatencyBuckets); ++i)
+        if (seconds <= kLatencyBuckets[i]) {
+            ++api_buckets_[i];
+            break;
+        }
+    api_seconds_ += seconds;
+    ++api_count_;
+}
+
+nlohmann::json Daemon::stats() {
+    auto layout = cgroups::detect_layout();
+    nlohmann::json pods = nlohmann::json::array();
+    for (const auto& r : pods_->list()) {
+        auto s = pod_stats(*pods_, r, layout);
+        s["state"] = state_name(r.state());
+        s["system"] = r.system;
+        pods.push_back(std::move(s));
+    }
+    nlohmann::json api = {{"requests", nlohmann::json::array()}};
+    {
+        std::lock_guard lock(api_mu_);
+        for (const auto& [key, count] : api_requests_)
+            api["requests"].push_back({{"method", key.first}, {"code", key.second}, {"count", count}});
+        nlohmann::json buckets = nlohmann::json::array();
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < std::size(kLatencyBuckets); ++i) {
+            cumulative += api_buckets_.empty() ? 0 : api_buckets_[i];
+            buckets.push_back({{"le", kLatencyBuckets[i]}, {"count", cumulative}});
+        }
+        api["duration"] = {{"buckets", buckets}, {"sum", api_seconds_}, {"count", api_count_}};
+    }
+    nlohmann::json plugins = nlohmann::json::array();
+    for (const auto& p : plugins_->list())
+        plugins.push_back({{"id", p.manifest.id}, {"kind", p.manifest.kind}, {"state", plugin_state_name(p.state)}});
+    return {{"time", rfc3339_now()}, {"pods", pods}, {"api", api}, {"plugins", plugins}};
 }
 
 void Daemon::wait_for_plugins() {
@@ -481,7 +558,9 @@ void Daemon::reload(const Config& next) {
 void Daemon::stop() {
     pods_->shutdown(config_.stop_pods_on_exit);
     events_.close();
+    plugins_ready_cv_.notify_all();
     if (event_relay_.joinable()) event_relay_.join();
+    if (stats_relay_.joinable()) stats_relay_.join();
     plugins_->stop();  // last: pods may still have needed them
 }
 

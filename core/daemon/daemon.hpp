@@ -41,6 +41,14 @@ public:
     PluginHost& plugins() { return *plugins_; }
     std::chrono::system_clock::time_point started() const { return started_; }
 
+    // One API request served (the server's access log): counted by method and status, its time
+    // in a latency histogram. From any thread.
+    void record_request(std::string_view method, int status, std::chrono::microseconds duration);
+    // What the instrumentation plugins get every statsInterval: {"time", "pods": [pod_stats +
+    // "state", "system"], "api": {"requests": [{"method", "code", "count"}], "duration":
+    // {"buckets": [{"le", "count"}], "sum", "count"}}, "plugins": [{"id", "kind", "state"}]}.
+    nlohmann::json stats();
+
     // The image record behind a reference, as the pod manager needs it.
     ImageInfo resolve_image(const std::string& ref);
     // The plugin whose container a pod is, if it is one.
@@ -94,6 +102,12 @@ private:
     std::unique_ptr<PodManager> pods_;
     std::unique_ptr<PluginHost> plugins_;
     std::thread event_relay_;  // events -> instrumentation plugins
+    std::thread stats_relay_;  // stats -> instrumentation plugins, every statsInterval
+    std::mutex api_mu_;
+    std::map<std::pair<std::string, int>, std::uint64_t> api_requests_;
+    std::vector<std::uint64_t> api_buckets_;  // counts per kLatencyBuckets bound (not cumulative)
+    double api_seconds_ = 0;
+    std::uint64_t api_count_ = 0;
     mutable std::mutex system_mu_;
     std::map<std::string, PluginManifest> system_pods_;  // pod name -> its plugin
     std::chrono::system_clock::time_point started_;

@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
         so.max_body_bytes = config.api.max_body_bytes;
         so.read_timeout = std::chrono::milliseconds(static_cast<long>(config.api.request_timeout * 1000));
         so.idle_timeout = std::chrono::milliseconds(static_cast<long>(config.api.idle_timeout * 1000));
-        so.access_log = [](const kiln::api::AccessRecord& r) {
+        so.access_log = [&daemon](const kiln::api::AccessRecord& r) {
+            daemon.record_request(r.method, r.status, r.duration);
             if (kiln::log::enabled(kiln::log::Level::debug))
                 kiln::log::debug(std::string(r.method) + " " + std::string(r.path) + " " + std::to_string(r.status) +
                                  " " + std::to_string(r.duration.count()) + "us");

@@ -278,6 +278,11 @@ void PluginHost::start() {
             st.error = e.what();
             st.state = PluginState::failed;
             loaded_.erase(id);
+            if (st.manifest.has_container && hooks_.release) try {
+                    hooks_.release(st.manifest);
+                } catch (const std::exception& x) {
+                    log::warn("plugin " + id + ": removing its container: " + x.what());
+                }
         }
     }
     for (auto& st : found)
@@ -385,6 +390,28 @@ void PluginHost::deliver_event(const nlohmann::json& event) {
 std::vector<PluginStatus> PluginHost::list() const {
     std::shared_lock lock(mu_);
     return plugins_;
+}
+
+void PluginHost::deliver_stats(const nlohmann::json& stats) {
+    std::string text = stats.dump();
+    std::shared_lock lock(mu_);
+    for (const auto& id : start_order_) {
+        auto it = loaded_.find(id);
+        auto* inst = it == loaded_.end() ? nullptr : dynamic_cast<sdk::InstrumentationPlugin*>(it->second->plugin.get());
+        if (!inst) continue;
+        try {
+            inst->on_stats(text);
+        } catch (const std::exception& e) {
+            log::warn("plugin " + id + ": on_stats: " + e.what());
+        }
+    }
+}
+
+bool PluginHost::has_instrumentation() const {
+    std::shared_lock lock(mu_);
+    for (const auto& [id, l] : loaded_)
+        if (dynamic_cast<sdk::InstrumentationPlugin*>(l->plugin.get())) return true;
+    return false;
 }
 
 template <class Fn>

@@ -54,6 +54,8 @@ struct PluginContainerHooks {
     std::function<std::tuple<int, std::string, std::string>(const PluginManifest&, const std::vector<std::string>&,
                                                             const std::string&)>
         exec;
+    // The plugin failed after its container was made: the container goes.
+    std::function<void(const PluginManifest&)> release;
 };
 
 class PluginHost {
@@ -81,6 +83,10 @@ public:
 
     // Hands an event (JSON) to every started instrumentation plugin; what one throws is logged.
     void deliver_event(const nlohmann::json& event);
+    // Hands the periodic stats (JSON) to every started instrumentation plugin.
+    void deliver_stats(const nlohmann::json& stats);
+    // Whether any instrumentation plugin is started (stats are gathered only then).
+    bool has_instrumentation() const;
 
     // Network plugins, called concurrently (a shared lock: start and stop wait for them). Each
     // throws kiln::Error(failed_precondition) naming the plugin when it is not a started network

@@ -30,9 +30,10 @@ const std::string& busybox_layout();
 class Kilnd {
 public:
     // Starts kilnd with every path under a fresh temp dir; `config_yaml` is written as its config.
-    // Unless it says otherwise, pods join no network (defaultNetworks: []) and the cni plugin is
-    // disabled: tests that network run kilnd in a network namespace of their own (`netns`, a
-    // name under /run/netns), never in the machine's.
+    // Unless it says otherwise, pods join no network (defaultNetworks: []) and the cni and metrics
+    // plugins are disabled (with `netns`, only the config decides): tests that network or listen
+    // run kilnd in a network namespace of their own (`netns`, a name under /run/netns, see
+    // TestNetns), never in the machine's.
     explicit Kilnd(const std::string& config_yaml = "", const std::string& netns = "");
     ~Kilnd();  // deletes every pod, stops kilnd, checks nothing is left
 
@@ -62,6 +63,26 @@ private:
     std::string socket_, cgroup_parent_, config_path_, netns_;
     pid_t pid_ = 0;
     std::unique_ptr<api::Client> client_;
+};
+
+// A network namespace of the test's own, lo up; deleted at the end.
+class TestNetns {
+public:
+    TestNetns() {
+        static int count = 0;
+        name_ = "kiln-nt-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
+        auto r = sh("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up");
+        EXPECT_EQ(r.code, 0) << r.err;
+    }
+    ~TestNetns() { sh("ip netns del " + name_); }
+    const std::string& name() const { return name_; }
+    // A command run in the namespace (from the host's mount namespace).
+    Result in(const std::string& command, int timeout_s = 30) const {
+        return sh("ip netns exec " + name_ + " " + command, timeout_s);
+    }
+
+private:
+    std::string name_;
 };
 
 // What an exec or attach WebSocket delivered until its exit-code message (or 20 s of silence):

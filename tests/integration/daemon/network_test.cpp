@@ -10,26 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-// A network namespace of the test's own, lo up; deleted at the end.
-class TestNetns {
-public:
-    TestNetns() {
-        static int count = 0;
-        name_ = "kiln-nt-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
-        auto r = sh("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up");
-        EXPECT_EQ(r.code, 0) << r.err;
-    }
-    ~TestNetns() { sh("ip netns del " + name_); }
-    const std::string& name() const { return name_; }
-    // A command run in the namespace (from the host's mount namespace).
-    Result in(const std::string& command, int timeout_s = 30) const {
-        return sh("ip netns exec " + name_ + " " + command, timeout_s);
-    }
-
-private:
-    std::string name_;
-};
-
 // The pod's first address (without the prefix length), from its status.
 std::string address_of(const json& pod) {
     if (!pod.contains("networks") || pod["networks"].empty() || pod["networks"][0]["ips"].empty()) return "";
@@ -60,7 +40,7 @@ protected:
     void SetUp() override { KILN_REQUIRE_ROOT(); }
     // kilnd in the test's netns with the cni plugin and `extra` config.
     std::unique_ptr<Kilnd> start(const std::string& extra = "") {
-        auto k = std::make_unique<Kilnd>("disabledPlugins: []\ndefaultNetworks: [default]\n" + extra, ns.name());
+        auto k = std::make_unique<Kilnd>("disabledPlugins: [metrics]\ndefaultNetworks: [default]\n" + extra, ns.name());
         k->import_busybox();
         return k;
     }

@@ -32,20 +32,20 @@ TEST(Plugins, LoadedInTheOrderTheyRequireWithTheirConfig) {
     KILN_REQUIRE_ROOT();
     TempDir dirs("kiln-plugins");
     std::string d = dirs.path();
-    // Found in name order (a-net, b-iso, c-metrics) but started as required: iso, net, metrics.
+    // Found in name order (a-net, b-iso, c-recorder) but started as required: iso, net, recorder.
     plugin_dir(d, "a-net", manifest("net", "network", kPlugins + "/kiln_test_network_plugin.so",
                                       "requires: [iso]\nconfig: {bridge: kiln0, mtu: 1500}\n"));
     plugin_dir(d, "b-iso", manifest("iso", "isolator", kPlugins + "/kiln_test_isolator_plugin.so"));
-    plugin_dir(d, "c-metrics", manifest("metrics", "instrumentation", kPlugins + "/kiln_test_instrumentation_plugin.so",
+    plugin_dir(d, "c-recorder", manifest("recorder", "instrumentation", kPlugins + "/kiln_test_instrumentation_plugin.so",
                                           "requires: [\"kind:network\"]\n"));
     Kilnd k("pluginDirs: [" + d + "]\nplugins:\n  net: {mtu: 9000}\n");
     auto list = k.client().call("GET", "/v1/plugins");
     ASSERT_EQ(list.size(), 3u) << list.dump();
     EXPECT_EQ(list[0]["id"], "iso");
     EXPECT_EQ(list[1]["id"], "net");
-    EXPECT_EQ(list[2]["id"], "metrics");
+    EXPECT_EQ(list[2]["id"], "recorder");
     for (const auto& p : list) EXPECT_EQ(p["state"], "started") << p.dump();
-    EXPECT_EQ(sh("cat " + k.dir() + "/state/plugins/started.log").out, "iso\nnet\nmetrics\n");
+    EXPECT_EQ(sh("cat " + k.dir() + "/state/plugins/started.log").out, "iso\nnet\nrecorder\n");
     // The manifest's defaults with kiln.yaml's section over them.
     auto cfg = json::parse(sh("cat " + k.dir() + "/state/plugins/net/config.json").out);
     EXPECT_EQ(cfg, json({{"bridge", "kiln0"}, {"mtu", 9000}}));
@@ -170,13 +170,13 @@ TEST(Plugins, InstrumentationPluginsHearTheEvents) {
     KILN_REQUIRE_ROOT();
     TempDir dirs("kiln-plugins");
     std::string d = dirs.path();
-    plugin_dir(d, "m", manifest("metrics", "instrumentation", kPlugins + "/kiln_test_instrumentation_plugin.so"));
+    plugin_dir(d, "m", manifest("recorder", "instrumentation", kPlugins + "/kiln_test_instrumentation_plugin.so"));
     Kilnd k("pluginDirs: [" + d + "]\n");
     k.import_busybox();
     k.client().call("POST", "/v1/pods", simple_pod("heard", {"true"}));
     k.wait_pod("heard", [](const json& p) { return p["state"] == "stopped"; });
     k.client().call("DELETE", "/v1/pods/heard");
-    std::string log = k.dir() + "/state/plugins/metrics/events.log";
+    std::string log = k.dir() + "/state/plugins/recorder/events.log";
     std::vector<std::string> types;
     for (int i = 0; i < 200; ++i) {
         types.clear();
