@@ -113,6 +113,7 @@ struct Server::Impl {
     std::optional<Acceptor> acceptor;
     std::optional<net::steady_timer> retry;
     std::vector<std::thread> threads;
+    Fd listening;  // bound by listen(), not yet accepted on
     bool started = false;
     bool stopped = false;
     dev_t socket_dev = 0;
@@ -154,9 +155,9 @@ Server::~Server() {
 
 const ServerOptions& Server::options() const { return impl_->context->options; }
 
-void Server::start() {
+void Server::listen() {
     Impl& impl = *impl_;
-    if (impl.started) precondition("server: already started");
+    if (impl.started || impl.listening.get() >= 0) precondition("server: already listening");
     const ServerOptions& options = impl.context->options;
     const std::string& path = options.socket_path;
 
@@ -173,6 +174,16 @@ void Server::start() {
         ::unlink(path.c_str());
         throw_sys("listen", path);
     }
+    impl.listening = std::move(fd);
+}
+
+void Server::start() {
+    Impl& impl = *impl_;
+    if (impl.started) precondition("server: already started");
+    const ServerOptions& options = impl.context->options;
+    const std::string& path = options.socket_path;
+    if (impl.listening.get() < 0) listen();
+    Fd fd = std::move(impl.listening);
 
     impl.io = std::make_unique<net::io_context>(options.threads);
     impl.acceptor.emplace(net::make_strand(*impl.io));
@@ -203,6 +214,15 @@ void Server::start() {
 
 void Server::stop() {
     Impl& impl = *impl_;
+    if (!impl.started && impl.listening.get() >= 0) {
+        // Listened, never served: the socket goes.
+        impl.listening = Fd();
+        struct stat st = {};
+        const std::string& path = impl.context->options.socket_path;
+        if (::stat(path.c_str(), &st) == 0 && st.st_dev == impl.socket_dev && st.st_ino == impl.socket_ino)
+            ::unlink(path.c_str());
+        return;
+    }
     if (!impl.started || impl.stopped) return;
     impl.stopped = true;
     // Handler threads first: their channels close, so they return, while the Asio threads still

@@ -54,6 +54,9 @@ public:
     // something other than a socket. Mode and group are applied before the socket appears at
     // its path.
     void start();
+    // Only binds and listens: the socket exists and connections wait in its backlog until
+    // start() (which then does not bind again). For a daemon whose start-up needs the path.
+    void listen();
     // Stops accepting, closes every connection and handler channel, joins every thread and
     // removes the socket file. Streaming and WebSocket handlers must return once their writer
     // reports closed. Idempotent; a stopped server does not start again.

@@ -89,7 +89,7 @@ struct Config {
     // directory (../lib/kiln/plugins: /usr/lib/kiln/plugins installed, build/lib/... in a build).
     std::vector<std::string> plugin_dirs{"../lib/kiln/plugins"};
     std::vector<std::string> required_plugins;  // ids: kilnd does not start without them
-    std::vector<std::string> disabled_plugins;  // ids: found, listed as disabled, not loaded
+    std::vector<std::string> disabled_plugins{"gateway"};  // ids: found, listed as disabled, not loaded
     double stats_interval = 10.0;  // seconds between the stats handed to instrumentation plugins
 
     const NetworkDef* network(const std::string& name) const {

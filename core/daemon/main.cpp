@@ -101,7 +101,6 @@ int main(int argc, char** argv) {
     setup_logging(config);
     try {
         kiln::daemon::Daemon daemon(config, own_dir());
-        daemon.start();
         kiln::api::ServerOptions so;
         so.socket_path = config.socket_path();
         so.mode = config.api.socket_mode;
@@ -116,6 +115,10 @@ int main(int argc, char** argv) {
                                  " " + std::to_string(r.duration.count()) + "us");
         };
         kiln::api::Server server(so, kiln::api::make_routes(daemon));
+        // The socket first (plugin containers with API access mount it), served once the pods
+        // and plugins are up: requests meanwhile wait in its backlog.
+        server.listen();
+        daemon.start();
         server.start();
         kiln::log::info("kilnd " KILN_VERSION " listening on " + so.socket_path + " (config " + config.source + ")");
         for (;;) {

@@ -34,7 +34,7 @@ Kilnd::Kilnd(const std::string& config_yaml, const std::string& netns) : tmp_("k
     config_path_ = tmp_.path() + "/kiln.yaml";
     std::string text = config_yaml;
     if (text.find("defaultNetworks:") == std::string::npos) text = "defaultNetworks: []\n" + text;
-    if (text.find("disabledPlugins:") == std::string::npos && netns.empty()) text = "disabledPlugins: [cni, metrics]\n" + text;
+    if (text.find("disabledPlugins:") == std::string::npos && netns.empty()) text = "disabledPlugins: [cni, metrics, gateway]\n" + text;
     std::ofstream(config_path_) << text;
     start();
 }

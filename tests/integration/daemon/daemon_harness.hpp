@@ -30,8 +30,8 @@ const std::string& busybox_layout();
 class Kilnd {
 public:
     // Starts kilnd with every path under a fresh temp dir; `config_yaml` is written as its config.
-    // Unless it says otherwise, pods join no network (defaultNetworks: []) and the cni and metrics
-    // plugins are disabled (with `netns`, only the config decides): tests that network or listen
+    // Unless it says otherwise, pods join no network (defaultNetworks: []) and the cni, metrics and
+    // gateway plugins are disabled (with `netns`, only the config decides): tests that network or listen
     // run kilnd in a network namespace of their own (`netns`, a name under /run/netns, see
     // TestNetns), never in the machine's.
     explicit Kilnd(const std::string& config_yaml = "", const std::string& netns = "");

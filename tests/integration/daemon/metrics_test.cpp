@@ -27,7 +27,7 @@ std::int64_t cgroup_number(const std::string& path) { return std::stoll(sh("cat 
 TEST(Metrics, ServedFromItsContainerAndMatchTheCgroups) {
     KILN_REQUIRE_ROOT();
     TestNetns ns;
-    Kilnd k("disabledPlugins: [cni]\nstatsInterval: 200ms\nplugins:\n  metrics: {address: 127.0.0.1, port: 19464}\n", ns.name());
+    Kilnd k("disabledPlugins: [cni, gateway]\nstatsInterval: 200ms\nplugins:\n  metrics: {address: 127.0.0.1, port: 19464}\n", ns.name());
     k.import_busybox();
     json pod = simple_pod("busy", {"sh", "-c", "while :; do :; done"});
     pod["containers"][0]["resources"] = {{"memory", "32m"}, {"pids", 50}};
@@ -84,7 +84,7 @@ TEST(Metrics, ServedFromItsContainerAndMatchTheCgroups) {
 TEST(Metrics, ABadConfigFailsThePluginByName) {
     KILN_REQUIRE_ROOT();
     TestNetns ns;
-    Kilnd k("disabledPlugins: [cni]\nplugins:\n  metrics: {port: 70000}\n", ns.name());
+    Kilnd k("disabledPlugins: [cni, gateway]\nplugins:\n  metrics: {port: 70000}\n", ns.name());
     auto plugin = k.client().call("GET", "/v1/plugins/metrics");
     EXPECT_EQ(plugin["state"], "failed");
     EXPECT_NE(plugin.value("error", "").find("config.port: must be a port number"), std::string::npos) << plugin.dump();

@@ -40,7 +40,7 @@ protected:
     void SetUp() override { KILN_REQUIRE_ROOT(); }
     // kilnd in the test's netns with the cni plugin and `extra` config.
     std::unique_ptr<Kilnd> start(const std::string& extra = "") {
-        auto k = std::make_unique<Kilnd>("disabledPlugins: [metrics]\ndefaultNetworks: [default]\n" + extra, ns.name());
+        auto k = std::make_unique<Kilnd>("disabledPlugins: [metrics, gateway]\ndefaultNetworks: [default]\n" + extra, ns.name());
         k->import_busybox();
         return k;
     }
