@@ -37,6 +37,7 @@ void add_image(CLI::App& app, Context& ctx);
 void add_apply(CLI::App& app, Context& ctx);
 void add_pull(CLI::App& app, Context& ctx);
 void add_plugins(CLI::App& app, Context& ctx);
+void add_networks(CLI::App& app, Context& ctx);
 
 // YAML -> JSON for the API: scalars that read as booleans or numbers become those; kilnd's
 // schema checks the rest and names the field.

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     kiln::cli::add_apply(app, ctx);
     kiln::cli::add_pull(app, ctx);
     kiln::cli::add_plugins(app, ctx);
+    kiln::cli::add_networks(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -63,6 +63,12 @@ TEST_F(Network, TwoPodsOnTheDefaultBridgeReachEachOther) {
     EXPECT_NE(exec_out(*k, "server", "cat /etc/hosts").find(ip + "\tserver"), std::string::npos);
     EXPECT_NE(ns.in("ip -o addr show kiln0").out.find("10.88.0.1/16"), std::string::npos);
     EXPECT_EQ(sh("ip link show kiln0 2>/dev/null | grep -c kiln0 || true").out, "0\n") << "kiln0 is in the machine's namespace";
+    // kiln networks lists it as the default, with its chain.
+    auto listed = k->cli({"networks"});
+    EXPECT_EQ(listed.code, 0) << listed.err;
+    EXPECT_NE(listed.out.find("default"), std::string::npos);
+    EXPECT_NE(listed.out.find("bridge,portmap"), std::string::npos) << listed.out;
+    EXPECT_NE(listed.out.find("started"), std::string::npos) << listed.out;
     // The pod's netns file is what its containers run in.
     EXPECT_EQ(ns.in("ip netns identify 2>/dev/null; readlink /proc/self/ns/net").code, 0);
     auto inode = [](const std::string& path) { return sh("stat -L -c %i " + path).out; };

@@ -763,6 +763,7 @@ TEST(OpenApi, EveryOperationAnswersAsDocumented) {
     // --- plugins (kiln's isolators, from the build's lib/kiln/plugins) ------------------------
     EXPECT_GE(json::parse(api.expect(200, "GET", "/v1/plugins").body).size(), 5u);
     api.expect(200, "GET", "/v1/plugins/capabilities");
+    EXPECT_EQ(json::parse(api.expect(200, "GET", "/v1/networks").body)[0]["name"], "default");
     api.expect(200, "GET", "/v1/plugins/cni");  // disabled, but found and listed
     api.expect(404, "GET", "/v1/plugins/no-such-plugin");
 
