@@ -372,19 +372,23 @@ nlohmann::json PluginHost::apply_isolators(const PodSpec& pod, const ContainerSp
     return spec;
 }
 
-void PluginHost::deliver_event(const nlohmann::json& event) {
-    std::string text = event.dump();
+void PluginHost::to_instrumentation(const char* what, const std::function<void(sdk::InstrumentationPlugin&)>& fn) {
     std::shared_lock lock(mu_);
     for (const auto& id : start_order_) {
         auto it = loaded_.find(id);
         auto* inst = it == loaded_.end() ? nullptr : dynamic_cast<sdk::InstrumentationPlugin*>(it->second->plugin.get());
         if (!inst) continue;
         try {
-            inst->on_event(text);
+            fn(*inst);
         } catch (const std::exception& e) {
-            log::warn("plugin " + id + ": on_event: " + e.what());
+            log::warn("plugin " + id + ": " + what + ": " + e.what());
         }
     }
+}
+
+void PluginHost::deliver_event(const nlohmann::json& event) {
+    std::string text = event.dump();
+    to_instrumentation("on_event", [&](sdk::InstrumentationPlugin& p) { p.on_event(text); });
 }
 
 std::vector<PluginStatus> PluginHost::list() const {
@@ -394,17 +398,7 @@ std::vector<PluginStatus> PluginHost::list() const {
 
 void PluginHost::deliver_stats(const nlohmann::json& stats) {
     std::string text = stats.dump();
-    std::shared_lock lock(mu_);
-    for (const auto& id : start_order_) {
-        auto it = loaded_.find(id);
-        auto* inst = it == loaded_.end() ? nullptr : dynamic_cast<sdk::InstrumentationPlugin*>(it->second->plugin.get());
-        if (!inst) continue;
-        try {
-            inst->on_stats(text);
-        } catch (const std::exception& e) {
-            log::warn("plugin " + id + ": on_stats: " + e.what());
-        }
-    }
+    to_instrumentation("on_stats", [&](sdk::InstrumentationPlugin& p) { p.on_stats(text); });
 }
 
 bool PluginHost::has_instrumentation() const {

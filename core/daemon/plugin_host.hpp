@@ -23,6 +23,7 @@
 
 namespace kiln::sdk {
 class Plugin;
+class InstrumentationPlugin;
 }
 
 namespace kiln::daemon {
@@ -112,6 +113,8 @@ private:
     PluginContainerHooks hooks_;
     template <class Fn>
     auto with_network(const std::string& plugin, Fn fn);
+    // fn on every started instrumentation plugin, in start order; what one throws is logged.
+    void to_instrumentation(const char* what, const std::function<void(sdk::InstrumentationPlugin&)>& fn);
 
     mutable std::shared_mutex mu_;
     std::vector<PluginStatus> plugins_;  // in start order (failed ones where they were found)
