@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +13,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api/client/client.hpp"
 #include "api/server/routes/routes.hpp"
 #include "api/server/server.hpp"
 #include "core/daemon/daemon.hpp"
@@ -115,11 +117,23 @@ int main(int argc, char** argv) {
                                  " " + std::to_string(r.duration.count()) + "us");
         };
         kiln::api::Server server(so, kiln::api::make_routes(daemon));
+        // HostContext::api: a plugin granted API access talks to this socket like any client,
+        // once it is served (a call from a plugin's start() would wait on kilnd's own start).
+        std::atomic<bool> serving{false};
+        daemon.plugins().set_api([&serving, socket = so.socket_path](const std::string& method, const std::string& path,
+                                                                     const std::string& body) {
+            if (!serving) throw std::runtime_error("kilnd serves its API once every plugin has started; call api() after start()");
+            kiln::api::Client client(socket);
+            client.set_timeout(std::chrono::seconds(60));
+            auto r = body.empty() ? client.request(method, path) : client.request(method, path, body, "application/json");
+            return std::make_pair(r.status, r.body);
+        });
         // The socket first (plugin containers with API access mount it), served once the pods
         // and plugins are up: requests meanwhile wait in its backlog.
         server.listen();
         daemon.start();
         server.start();
+        serving = true;
         kiln::log::info("kilnd " KILN_VERSION " listening on " + so.socket_path + " (config " + config.source + ")");
         for (;;) {
             int sig = 0;

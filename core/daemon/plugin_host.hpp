@@ -68,6 +68,8 @@ public:
     PluginHost& operator=(const PluginHost&) = delete;
 
     void set_container_hooks(PluginContainerHooks hooks) { hooks_ = std::move(hooks); }
+    // How HostContext::api reaches kilnd's REST API; before start().
+    void set_api(PluginApiFn api) { api_ = std::move(api); }
 
     // Discovers, orders, loads and starts every plugin (a plugin's container before the plugin). Throws kiln::Error naming the plugin
     // when a required one fails, after stopping what started.

@@ -198,6 +198,42 @@ TEST(Plugins, InstrumentationPluginsHearTheEvents) {
 // A plugin's container: a system pod started before the plugin, in the host namespaces and with
 // the capabilities and mounts its manifest asks for, exec'd into by the plugin, restarted when it
 // dies, hidden from `kiln ps` but not `kiln ps -a`, and not deleted by hand.
+// HostContext::api: a plugin granted API access (container.apiAccess) reaches kilnd's REST API
+// once kilnd serves it; one without the grant is refused; a call from start() is refused too
+// (kilnd serves its API only after every plugin has started).
+TEST(Plugins, APluginWithApiAccessCallsTheRestApi) {
+    KILN_REQUIRE_ROOT();
+    TempDir dirs("kiln-plugins");
+    std::string d = dirs.path();
+    plugin_dir(d, "caller", manifest("caller", "instrumentation", kPlugins + "/kiln_test_instrumentation_plugin.so",
+                                       "container:\n  image: busybox\n  command: [sleep, \"100000\"]\n  apiAccess: true\n"
+                                       "config: {apiOnEvent: pod.created, apiInStart: true}\n"));
+    plugin_dir(d, "nocaller", manifest("nocaller", "instrumentation", kPlugins + "/kiln_test_instrumentation_plugin.so",
+                                         "config: {apiOnEvent: pod.created}\n"));
+    Kilnd k("pluginDirs: [" + d + "]\nimages:\n  - {path: " + busybox_layout() + ", tag: busybox}\n");
+    ASSERT_EQ(k.client().request("POST", "/v1/pods", simple_pod("asked", {"sleep", "100"})).status, 201);
+    auto lines = [&](const std::string& id, std::size_t n) {
+        std::vector<json> out;
+        for (int i = 0; i < 200; ++i) {
+            out.clear();
+            std::istringstream in(sh("cat " + k.dir() + "/state/plugins/" + id + "/api.log 2>/dev/null").out);
+            std::string line;
+            while (std::getline(in, line)) out.push_back(json::parse(line));
+            if (out.size() >= n) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        return out;
+    };
+    auto caller = lines("caller", 2);
+    ASSERT_EQ(caller.size(), 2u);
+    EXPECT_NE(caller[0].value("error", "").find("call api() after start()"), std::string::npos) << caller[0].dump();
+    EXPECT_EQ(caller[1].value("status", 0), 200) << caller[1].dump();
+    EXPECT_EQ(caller[1]["body"].value("name", ""), "asked");
+    auto nocaller = lines("nocaller", 1);
+    ASSERT_EQ(nocaller.size(), 1u);
+    EXPECT_NE(nocaller[0].value("error", "").find("has no API access"), std::string::npos) << nocaller[0].dump();
+}
+
 TEST(Plugins, APluginsContainerIsASystemPod) {
     KILN_REQUIRE_ROOT();
     TempDir dirs("kiln-plugins");

@@ -55,7 +55,9 @@ public:
     // stdin. Throws std::runtime_error when the plugin has no container or it is not running.
     virtual ExecResult exec(const std::vector<std::string>& argv, const std::string& input = {}) = 0;
     // A request to kilnd's REST API (method, path such as "/v1/pods", JSON body). Throws
-    // std::runtime_error unless the manifest grants API access.
+    // std::runtime_error unless the manifest grants API access (container.apiAccess), and when
+    // called before kilnd serves its API: it does once every plugin has started, so not from
+    // start().
     virtual ApiResponse api(const std::string& method, const std::string& path, const std::string& body = {}) = 0;
     // The path of kilnd's API socket on the host (for an isolator that mounts it into a container).
     virtual std::string api_socket() const = 0;

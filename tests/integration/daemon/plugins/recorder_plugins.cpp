@@ -64,10 +64,30 @@ private:
 class TestPlugin : public kiln::sdk::InstrumentationPlugin {
 public:
     explicit TestPlugin(kiln::sdk::HostContext& host) : host_(host) {}
-    void start() override { record(host_, "instrumentation"); }
-    // Every event as a line of events.log.
+    // {"apiInStart": true}: HostContext::api from start(), its answer or error in api.log.
+    void start() override {
+        record(host_, "instrumentation");
+        auto cfg = nlohmann::json::parse(host_.config_json());
+        if (cfg.value("apiInStart", false)) call_api("GET", "/v1/health");
+    }
+    // Every event as a line of events.log; {"apiOnEvent": TYPE}: on each event of that type,
+    // GET /v1/pods/<its pod> through HostContext::api, into api.log.
     void on_event(const std::string& event) override {
         std::ofstream(host_.state_dir() + "/events.log", std::ios::app) << event << "\n";
+        auto cfg = nlohmann::json::parse(host_.config_json());
+        auto e = nlohmann::json::parse(event);
+        if (cfg.contains("apiOnEvent") && e.value("type", "") == cfg["apiOnEvent"])
+            call_api("GET", "/v1/pods/" + e.value("pod", ""));
+    }
+    void call_api(const std::string& method, const std::string& path) {
+        nlohmann::json line;
+        try {
+            auto r = host_.api(method, path);
+            line = {{"status", r.status}, {"body", nlohmann::json::parse(r.body, nullptr, false)}};
+        } catch (const std::exception& e) {
+            line = {{"error", e.what()}};
+        }
+        std::ofstream(host_.state_dir() + "/api.log", std::ios::app) << line.dump() << "\n";
     }
 
 private:
