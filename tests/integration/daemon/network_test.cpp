@@ -215,6 +215,19 @@ esac
     EXPECT_EQ(deleted.value("stdout", ""), "static\n");
 }
 
+// stopPodsOnExit: kilnd stops the pods before it exits, the plugins' pods last, so every pod's
+// network is detached through the cni plugin's container while it still runs.
+TEST_F(Network, StoppingKilndWithItsPodsDetachesEveryNetwork) {
+    auto k = start("stopPodsOnExit: true\n");
+    for (const char* name : {"a1", "a2", "zz"}) create(*k, net_pod(name, {"sleep", "1000"}));
+    EXPECT_EQ(sh("ls " + cni_state(*k) + "/results | wc -l").out, "3\n");
+    k->stop();
+    EXPECT_EQ(ns.in("ip -o link show type veth").out, "");
+    EXPECT_EQ(sh("ls " + cni_state(*k) + "/results").out, "");
+    EXPECT_EQ(sh("ls " + cni_state(*k) + "/cni/networks/default | grep -c '^10\\.' || true").out, "0\n");
+    k->start();  // so that the end deletes the stopped pods as usual
+}
+
 TEST_F(Network, NoneAndHostModes) {
     auto k = start();
     json none = net_pod("alone", {"sleep", "1000"});
