@@ -192,6 +192,7 @@ json container_config(const ContainerParams& p) {
                            {{"type", "ipc"}, {"path", ns_path(p.sandbox_pid, "ipc")}},
                            {{"type", "uts"}, {"path", ns_path(p.sandbox_pid, "uts")}}});
     if (!pod.host_network()) ns.push_back({{"type", "network"}, {"path", ns_path(p.sandbox_pid, "net")}});
+    if (p.sandbox_userns) ns.push_back({{"type", "user"}, {"path", ns_path(p.sandbox_pid, "user")}});
     if (pod.share_pid) ns.push_back({{"type", "pid"}, {"path", ns_path(p.sandbox_pid, "pid")}});
     else ns.push_back({{"type", "pid"}});
 

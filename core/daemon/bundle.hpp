@@ -25,6 +25,7 @@ struct ContainerParams {
     ImageDefaults image;
     std::string rootfs;          // the mounted overlay
     pid_t sandbox_pid = 0;       // whose namespaces the container joins
+    bool sandbox_userns = false; // the sandbox has a user namespace of its own: joined first
     std::string cgroups_path;
     // Host directory of each volume of the pod, by name.
     std::vector<std::pair<std::string, std::string>> volume_dirs;

@@ -29,6 +29,8 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
     images_ = std::make_unique<image::Store>(config_.state_dir);
     pods_ = std::make_unique<PodManager>(config_, paths_, events_, [this](const std::string& ref) { return resolve_image(ref); });
     plugins_ = std::make_unique<PluginHost>(config_, config_.state_dir, bin_dir);
+    pods_->set_sandbox_hooks([this](const PodSpec& pod) { return plugins_->sandbox_settings(pod); },
+                             [this](const PodSpec& pod) { plugins_->release_pod(pod); });
     pods_->set_networking([this](const PodSpec& pod, const std::string& netns) { return attach_networks(pod, netns); },
                           [this](const PodSpec& pod, const std::string& netns, const nlohmann::json& attachments) {
                               detach_networks(pod, netns, attachments);

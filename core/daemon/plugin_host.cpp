@@ -343,8 +343,7 @@ void PluginHost::check_isolators(const PodSpec& pod) const {
     }
 }
 
-nlohmann::json PluginHost::apply_isolators(const PodSpec& pod, const ContainerSpec& container, nlohmann::json spec) {
-    if (pod.isolators.empty()) return spec;
+std::vector<const IsolatorRequest*> PluginHost::ordered_isolators(const PodSpec& pod) {
     std::vector<const IsolatorRequest*> ordered;
     for (const auto& req : pod.isolators) ordered.push_back(&req);
     auto rank = [](const std::string& name) {
@@ -353,6 +352,56 @@ nlohmann::json PluginHost::apply_isolators(const PodSpec& pod, const ContainerSp
         return std::size(kIsolatorOrder);
     };
     std::stable_sort(ordered.begin(), ordered.end(), [&](auto* a, auto* b) { return rank(a->name) < rank(b->name); });
+    return ordered;
+}
+
+nlohmann::json PluginHost::sandbox_settings(const PodSpec& pod) {
+    nlohmann::json merged = nlohmann::json::object();
+    // Without isolators, nothing to ask (and no lock: a plugin's own pod is made while the host
+    // starts it, under the exclusive lock).
+    if (pod.isolators.empty()) return merged;
+    std::shared_lock lock(mu_);
+    for (const IsolatorRequest* req : ordered_isolators(pod)) {
+        auto it = loaded_.find(req->name);
+        auto* iso = it == loaded_.end() ? nullptr : dynamic_cast<sdk::IsolatorPlugin*>(it->second->plugin.get());
+        if (!iso) throw Error(Errc::failed_precondition, "isolator " + req->name + " is not started");
+        std::string answer;
+        try {
+            answer = iso->sandbox(nlohmann::json{{"pod", pod.name}, {"config", req->config}}.dump());
+        } catch (const std::exception& e) {
+            throw Error(Errc::failed_precondition, "isolator " + req->name + ": " + e.what());
+        }
+        auto j = nlohmann::json::parse(answer, nullptr, false);
+        if (!j.is_object())
+            throw Error(Errc::failed_precondition, "isolator " + req->name + " answered sandbox() with no JSON object");
+        for (auto& [key, value] : j.items()) {
+            if (merged.contains(key))
+                throw Error(Errc::failed_precondition, "isolator " + req->name + " asks for the sandbox's " + key +
+                                                           ", which another isolator of the pod already set");
+            merged[key] = value;
+        }
+    }
+    return merged;
+}
+
+void PluginHost::release_pod(const PodSpec& pod) {
+    if (pod.isolators.empty()) return;
+    std::shared_lock lock(mu_);
+    for (const IsolatorRequest* req : ordered_isolators(pod)) {
+        auto it = loaded_.find(req->name);
+        auto* iso = it == loaded_.end() ? nullptr : dynamic_cast<sdk::IsolatorPlugin*>(it->second->plugin.get());
+        if (!iso) continue;
+        try {
+            iso->release(nlohmann::json{{"pod", pod.name}}.dump());
+        } catch (const std::exception& e) {
+            log::warn("isolator " + req->name + ": release " + pod.name + ": " + e.what());
+        }
+    }
+}
+
+nlohmann::json PluginHost::apply_isolators(const PodSpec& pod, const ContainerSpec& container, nlohmann::json spec) {
+    if (pod.isolators.empty()) return spec;
+    auto ordered = ordered_isolators(pod);
     std::shared_lock lock(mu_);
     for (const IsolatorRequest* req : ordered) {
         auto it = loaded_.find(req->name);

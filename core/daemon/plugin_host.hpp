@@ -84,6 +84,13 @@ public:
     // then the others in the pod's order); each gets {"pod", "container", "config"}.
     nlohmann::json apply_isolators(const PodSpec& pod, const ContainerSpec& container, nlohmann::json spec);
 
+    // What the pod's isolators ask of its sandbox (IsolatorPlugin::sandbox), merged in the
+    // defined order: {"userns": {"uidMappings", "gidMappings"}} or {}. Two isolators that ask for
+    // the same key, or an answer that is not a JSON object, fail with the isolator's name.
+    nlohmann::json sandbox_settings(const PodSpec& pod);
+    // The pod is gone: each of its isolators hears it (what one throws is logged).
+    void release_pod(const PodSpec& pod);
+
     // Hands an event (JSON) to every started instrumentation plugin; what one throws is logged.
     void deliver_event(const nlohmann::json& event);
     // Hands the periodic stats (JSON) to every started instrumentation plugin.
@@ -115,6 +122,8 @@ private:
     PluginContainerHooks hooks_;
     template <class Fn>
     auto with_network(const std::string& plugin, Fn fn);
+    // The pod's isolator requests in the order they apply.
+    static std::vector<const IsolatorRequest*> ordered_isolators(const PodSpec& pod);
     // fn on every started instrumentation plugin, in start order; what one throws is logged.
     void to_instrumentation(const char* what, const std::function<void(sdk::InstrumentationPlugin&)>& fn);
 

@@ -57,6 +57,32 @@ void unmount(const std::string& path) {
         }
 }
 
+// /proc/PID/uid_map and gid_map text from {"uidMappings", "gidMappings"}; invalid_argument
+// naming the isolator's field when a mapping is not three counts.
+std::pair<std::string, std::string> userns_maps(const json& userns) {
+    auto text = [&](const char* key) {
+        std::string out;
+        const json& list = userns.contains(key) ? userns[key] : json();
+        if (!list.is_array() || list.empty()) invalid(std::string("isolators: userns.") + key + ": must list at least one mapping");
+        for (const auto& m : list) {
+            for (const char* f : {"containerID", "hostID", "size"})
+                if (!m.is_object() || !m.contains(f) || !m[f].is_number_unsigned())
+                    invalid(std::string("isolators: userns.") + key + ": each mapping needs containerID, hostID and size");
+            out += std::to_string(m["containerID"].get<std::uint64_t>()) + " " + std::to_string(m["hostID"].get<std::uint64_t>()) +
+                   " " + std::to_string(m["size"].get<std::uint64_t>()) + "\n";
+        }
+        return out;
+    };
+    return {text("uidMappings"), text("gidMappings")};
+}
+
+// The host id the namespace's 0 is, from the first mapping that holds 0.
+std::uint64_t host_root(const json& mappings) {
+    for (const auto& m : mappings)
+        if (m.value("containerID", 1ull) == 0) return m.value("hostID", 0ull);
+    return 0;
+}
+
 int signal_number(const std::string& name, int fallback) {
     if (name.empty()) return fallback;
     try {
@@ -176,6 +202,7 @@ json to_json(const PodRecord& r) {
            {"sandbox", to_json(r.sandbox)}, {"containers", containers}};
     if (!r.error.empty()) j["error"] = r.error;
     if (!r.netns.empty()) j["netns"] = r.netns;
+    if (!r.userns.is_null()) j["userns"] = r.userns;
     j["networks"] = r.networks;
     return j;
 }
@@ -187,6 +214,7 @@ PodRecord record_from_json(const json& j) {
     r.want_running = j.value("wantRunning", false);
     r.system = j.value("system", false);
     r.netns = j.value("netns", "");
+    if (j.contains("userns") && j["userns"].is_object()) r.userns = j["userns"];
     if (j.contains("networks") && j["networks"].is_array()) r.networks = j["networks"];
     r.error = j.value("error", "");
     r.sandbox = status_from_json(j.value("sandbox", json::object()));
@@ -313,7 +341,10 @@ PodRecord PodManager::create(const PodSpec& spec, bool start, bool system) {
     }
     try {
         std::string dir = paths_.pod(spec.name);
-        mkdir_all(dir + "/containers", 0700);
+        // Traversable (not readable) by others: a pod in a user namespace of its own reaches its
+        // containers' root file systems through here as no one the host knows.
+        mkdir_all(dir + "/containers", 0711);
+        ::chmod(dir.c_str(), 0711);
         save(*pod);
     } catch (...) {
         std::lock_guard lock(mu_);
@@ -334,6 +365,7 @@ PodRecord PodManager::create(const PodSpec& spec, bool start, bool system) {
                 std::lock_guard lock(mu_);
                 pods_.erase(spec.name);
             }
+            if (pod_released_) pod_released_(spec);
             events_.publish("pod.deleted", spec.name);
             throw;
         }
@@ -381,7 +413,18 @@ void PodManager::start_sandbox(Pod& pod) {
     mkdir_all(root, 0755);
     // Attachments a sandbox that died left behind go before new ones are made.
     release_network(pod);
-    auto started = daemon::start_sandbox({&pod.rec.spec, paths_.pause_binary, root, cgroup_path(name, kSandbox)});
+    SandboxParams sp{&pod.rec.spec, paths_.pause_binary, root, cgroup_path(name, kSandbox), {}, {}};
+    pod.rec.userns = nullptr;
+    if (sandbox_settings_) {
+        json settings = sandbox_settings_(pod.rec.spec);
+        if (settings.contains("userns")) {
+            if (pod.rec.spec.host_network())
+                invalid("isolators: a pod in a user namespace of its own needs a network namespace of its own, not the host's");
+            std::tie(sp.uid_map, sp.gid_map) = userns_maps(settings["userns"]);
+            pod.rec.userns = settings["userns"];
+        }
+    }
+    auto started = daemon::start_sandbox(sp);
     // kiln-pause's launcher stands where a container's monitor does.
     mark_running(pod.rec.sandbox, {.monitor_pid = started.launcher_pid,
                                    .monitor_start_time = started.launcher_start_time,
@@ -421,8 +464,20 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
         ImageInfo image = images_(c.image);
         mkdir_all(dir + "/upper", 0755);
         mkdir_all(dir + "/work", 0700);
+        ::chmod(dir.c_str(), 0711);
         mkdir_all(dir + "/rootfs", 0755);
-        if (!is_mounted(dir + "/rootfs")) image::mount_rootfs(image.lower_dirs, dir + "/upper", dir + "/work", dir + "/rootfs");
+        if (!is_mounted(dir + "/rootfs")) {
+            if (pod.rec.userns.is_object()) {
+                // The pod's user namespace: its root owns the image's files.
+                Fd userns(::open(("/proc/" + std::to_string(pod.rec.sandbox.pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+                if (userns.get() < 0) throw_sys("open", "the sandbox's user namespace");
+                image::RootfsIdmap idmap{userns.get(), static_cast<uid_t>(host_root(pod.rec.userns["uidMappings"])),
+                                         static_cast<gid_t>(host_root(pod.rec.userns["gidMappings"]))};
+                image::mount_rootfs(image.lower_dirs, dir + "/upper", dir + "/work", dir + "/rootfs", &idmap);
+            } else {
+                image::mount_rootfs(image.lower_dirs, dir + "/upper", dir + "/work", dir + "/rootfs");
+            }
+        }
 
         ContainerParams cp;
         cp.pod = &spec;
@@ -430,6 +485,7 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
         cp.image = image.defaults;
         cp.rootfs = dir + "/rootfs";
         cp.sandbox_pid = pod.rec.sandbox.pid;
+        cp.sandbox_userns = pod.rec.userns.is_object();
         cp.cgroups_path = cgroup_path(spec.name, c.name);
         for (const auto& v : spec.volumes) {
             std::string host = v.kind == Volume::Kind::host ? v.host_path : paths_.pod(spec.name) + "/volumes/" + v.name;
@@ -674,6 +730,7 @@ void PodManager::remove(const std::string& name, bool force) {
         std::lock_guard l(mu_);
         pods_.erase(name);
     }
+    if (pod_released_) pod_released_(pod->rec.spec);
     events_.publish("pod.deleted", name);
 }
 

@@ -68,6 +68,9 @@ struct PodRecord {
     // ({"network", "plugin", "ifname", "interfaces", "ips", "routes", "dns", "attachMs"}).
     std::string netns;
     nlohmann::json networks = nlohmann::json::array();
+    // The pod's own user namespace, while its sandbox has one: {"uidMappings", "gidMappings"}
+    // (containerID, hostID, size each), null otherwise.
+    nlohmann::json userns;
 
     State state() const;  // rolled up
 };
@@ -101,6 +104,14 @@ public:
     // and reports nothing (what fails is logged).
     using NetworkAttach = std::function<nlohmann::json(const PodSpec&, const std::string& netns)>;
     using NetworkDetach = std::function<void(const PodSpec&, const std::string& netns, const nlohmann::json& attachments)>;
+    // What the pod's isolators ask of its sandbox ({"userns": ...} or {}), and the news that a
+    // pod is gone (for the isolators that keep something per pod).
+    using SandboxSettings = std::function<nlohmann::json(const PodSpec&)>;
+    using PodReleased = std::function<void(const PodSpec&)>;
+    void set_sandbox_hooks(SandboxSettings settings, PodReleased released) {
+        sandbox_settings_ = std::move(settings);
+        pod_released_ = std::move(released);
+    }
     void set_networking(NetworkAttach attach, NetworkDetach detach) {
         network_attach_ = std::move(attach);
         network_detach_ = std::move(detach);
@@ -170,6 +181,8 @@ private:
     SpecEdit spec_edit_;
     NetworkAttach network_attach_;
     NetworkDetach network_detach_;
+    SandboxSettings sandbox_settings_;
+    PodReleased pod_released_;
     bool netns_dir_fresh_ = false;
 
     mutable std::mutex mu_;  // guards pods_ (the map), not the pods

@@ -62,6 +62,7 @@ SandboxStarted start_sandbox(const SandboxParams& p) {
     std::vector<std::string> argv{p.pause_binary, "--report-fd", std::to_string(kReportFd), "--root", p.root, "--hostname", pod.hostname.empty() ? pod.name : pod.hostname};
     if (!pod.host_network()) argv.emplace_back("--net");
     if (pod.share_pid) argv.emplace_back("--pid");
+    if (!p.uid_map.empty()) argv.insert(argv.end(), {"--uid-map", p.uid_map, "--gid-map", p.gid_map});
     SpawnOptions so;
     so.new_session = true;
     so.extra_fds.emplace_back(report_w.get(), kReportFd);

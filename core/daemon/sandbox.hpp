@@ -19,6 +19,9 @@ struct SandboxParams {
     std::string pause_binary;
     std::string root;          // an empty directory: the mount point of the sandbox's own root
     std::string cgroups_path;  // absolute, e.g. /kiln/web/_sandbox
+    // A user namespace of the pod's own, owning its other namespaces: /proc/PID/uid_map and
+    // gid_map text ("0 100000 65536"); empty: the host's.
+    std::string uid_map, gid_map;
 };
 
 struct SandboxStarted {

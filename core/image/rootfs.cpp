@@ -7,8 +7,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include <cerrno>
 #include <cstdio>
+#include <thread>
 
 #include "core/image/store.hpp"
 #include "core/sys/error.hpp"
@@ -100,18 +103,93 @@ void mount_legacy(const std::vector<std::string>& lowers, const std::string& upp
     if (::mount("overlay", target.c_str(), "overlay", 0, data.c_str()) < 0) throw_sys("mount overlay", target);
 }
 
-}  // namespace
-
-void mount_rootfs(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
-                  const std::string& target) {
-    if (lowers.empty()) invalid("overlay at " + target + ": an image without layers has nothing to mount");
-    mkdir_all(upper, 0755);
-    mkdir_all(work, 0700);
-    mkdir_all(target, 0755);
+void mount_overlay(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
+                   const std::string& target) {
     if (kernel_has_lowerdir_plus())
         mount_with_fs_context(lowers, upper, work, target);
     else
         mount_legacy(lowers, upper, work, target);
+}
+
+// An idmapped clone of `source` attached at `at`.
+void mount_idmapped(const std::string& source, const std::string& at, int userns_fd) {
+    mkdir_all(at, 0700);
+    int raw = sys::open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (raw < 0) throw_sys("open_tree", source);
+    Fd tree(raw);
+    struct mount_attr attr = {};
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = static_cast<std::uint64_t>(userns_fd);
+    if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr) < 0) throw_sys("idmapping", source);
+    if (sys::move_mount(tree.get(), "", AT_FDCWD, at.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0) throw_sys("move_mount", at);
+}
+
+void mount_idmapped_overlay(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
+                            const std::string& target, const RootfsIdmap& idmap) {
+    // upper and work share a parent (one mount for both, as overlayfs wants them on one).
+    std::string dir = upper.substr(0, upper.find_last_of('/'));
+    if (work.substr(0, work.find_last_of('/')) != dir)
+        invalid("overlay at " + target + ": an idmapped upper and work dir must share a parent directory");
+    std::string staging = dir + "/idmap";
+    std::vector<std::string> staged;
+    auto detach = [&] {
+        for (const auto& s : staged) {
+            ::umount2(s.c_str(), MNT_DETACH);
+            ::rmdir(s.c_str());
+        }
+        ::rmdir(staging.c_str());
+    };
+    std::exception_ptr failure;
+    try {
+        std::vector<std::string> idmapped_lowers;
+        for (std::size_t i = 0; i < lowers.size(); ++i) {
+            std::string at = staging + "/l" + std::to_string(i);
+            mount_idmapped(lowers[i], at, idmap.userns_fd);
+            staged.push_back(at);
+            idmapped_lowers.push_back(at);
+        }
+        std::string rw = staging + "/rw";
+        mount_idmapped(dir, rw, idmap.userns_fd);
+        staged.push_back(rw);
+        std::string up = rw + upper.substr(dir.size()), wk = rw + work.substr(dir.size());
+        // overlayfs works in the upper dir with its creator's credentials: on a thread of its
+        // own, whose fsuid and fsgid are the namespace root's (which the idmapped mounts can
+        // write as) and whose effective capabilities are all it may have.
+        std::thread([&] {
+            try {
+                ::syscall(SYS_setfsuid, idmap.uid);
+                ::syscall(SYS_setfsgid, idmap.gid);
+                struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+                struct __user_cap_data_struct d[2] = {};
+                if (::syscall(SYS_capget, &h, d) < 0) throw_sys("capget", "overlay");
+                d[0].effective = d[0].permitted;
+                d[1].effective = d[1].permitted;
+                if (::syscall(SYS_capset, &h, d) < 0) throw_sys("capset", "overlay");
+                mount_overlay(idmapped_lowers, up, wk, target);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+        }).join();
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    // The overlay holds its layers: the staging mounts go either way.
+    detach();
+    if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace
+
+void mount_rootfs(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
+                  const std::string& target, const RootfsIdmap* idmap) {
+    if (lowers.empty()) invalid("overlay at " + target + ": an image without layers has nothing to mount");
+    mkdir_all(upper, 0755);
+    mkdir_all(work, 0700);
+    mkdir_all(target, 0755);
+    if (idmap)
+        mount_idmapped_overlay(lowers, upper, work, target, *idmap);
+    else
+        mount_overlay(lowers, upper, work, target);
 }
 
 void unmount_rootfs(const std::string& target) {

@@ -172,10 +172,22 @@ private:
     std::multiset<std::string> pinned_;       // digests an import in progress relies on
 };
 
+// For a container in a user namespace of its own: the namespace (an fd of it) and the host ids
+// its root is.
+struct RootfsIdmap {
+    int userns_fd = -1;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
 // Mounts overlayfs lowerdir=lowers (topmost first), upperdir=upper, workdir=work at target,
-// creating upper, work and target if missing.
+// creating upper, work and target if missing. With `idmap`, the overlay is made of idmapped
+// mounts of its layers (overlayfs itself cannot be idmapped), so that the files the image's root
+// owns are the namespace root's, and what that root writes is stored as the image's root's; the
+// overlay is created with the namespace root's fsuid and fsgid, the ids it writes its work
+// files with. The layers' idmapped mounts are staged in <dir of upper>/idmap and detached again.
 void mount_rootfs(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
-                  const std::string& target);
+                  const std::string& target, const RootfsIdmap* idmap = nullptr);
 // Detaches the overlay mounted at target.
 void unmount_rootfs(const std::string& target);
 

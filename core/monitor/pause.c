@@ -4,7 +4,12 @@
  * build a container from) with
  *
  *   kiln-pause --report-fd N --root DIR [--net] [--pid] [--hostname NAME] [--domainname NAME]
- *              [--cgroup-v2-fd N] [--cgroup-v1-fd N]...
+ *              [--cgroup-v2-fd N] [--cgroup-v1-fd N]... [--uid-map MAP --gid-map MAP]
+ *
+ * With --uid-map and --gid-map ("inside outside count" lines, as /proc/PID/uid_map takes them)
+ * the holder is cloned into a new user namespace first, which then owns every other namespace
+ * of the pod; this process writes the maps before the holder goes on, and the holder's
+ * "nobody" is the pod's.
  *
  * with fd N open for its report (a pipe kilnd reads). It clones the holder into new ipc, uts and mount namespaces (and
  * network and pid ones on request), placed at birth into the cgroup whose v2 directory is open
@@ -88,6 +93,8 @@ struct options {
     const char* hostname;
     const char* domainname;
     int net, pid;
+    const char* uid_map;
+    const char* gid_map;
     int v2_fd;
     int v1_fds[MAX_V1];
     int n_v1;
@@ -117,6 +124,10 @@ static void parse(int argc, char** argv, struct options* o) {
             o->hostname = argv[++i];
         } else if (v && !strcmp(a, "--domainname")) {
             o->domainname = argv[++i];
+        } else if (v && !strcmp(a, "--uid-map")) {
+            o->uid_map = argv[++i];
+        } else if (v && !strcmp(a, "--gid-map")) {
+            o->gid_map = argv[++i];
         } else if (v && !strcmp(a, "--cgroup-v2-fd")) {
             if ((o->v2_fd = parse_fd(argv[++i])) < 0) fail(report_fd, 0, "--cgroup-v2-fd %s: not an fd number", v);
         } else if (v && !strcmp(a, "--cgroup-v1-fd")) {
@@ -128,6 +139,7 @@ static void parse(int argc, char** argv, struct options* o) {
         }
     }
     if (!o->root) fail(report_fd, 0, "--root is required");
+    if (!o->uid_map != !o->gid_map) fail(report_fd, 0, "--uid-map and --gid-map go together");
 }
 
 static void loopback_up(int fd) {
@@ -173,9 +185,17 @@ static void drop_privileges(int fd) {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail(fd, errno, "dumpable");
 }
 
-static void holder(const struct options* o, int sync_fd) {
+static void holder(const struct options* o, int sync_fd, int maps_fd) {
+    if (maps_fd >= 0) {
+        /* The launcher writes the maps and joins this process to the v1 cgroups (from here its
+         * uid is no one's on the host), then a byte: until then this process is nobody here. */
+        char c;
+        if (read(maps_fd, &c, 1) != 1) fail(sync_fd, 0, "the user namespace's maps were not written");
+        close(maps_fd);
+    }
     for (int i = 0; i < o->n_v1; ++i) {
-        if (write(o->v1_fds[i], "0", 1) != 1) fail(sync_fd, errno, "joining a v1 cgroup (fd %d)", o->v1_fds[i]);
+        if (maps_fd < 0 && write(o->v1_fds[i], "0", 1) != 1)
+            fail(sync_fd, errno, "joining a v1 cgroup (fd %d)", o->v1_fds[i]);
         close(o->v1_fds[i]);
     }
     if (o->v2_fd >= 0) close(o->v2_fd);
@@ -214,11 +234,13 @@ int main(int argc, char** argv) {
     struct options o;
     parse(argc, argv, &o);
 
-    int sync[2];
+    int sync[2], maps[2] = {-1, -1};
     if (pipe2(sync, O_CLOEXEC) < 0) fail(report_fd, errno, "pipe");
+    if (o.uid_map && pipe2(maps, O_CLOEXEC) < 0) fail(report_fd, errno, "pipe");
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS;
+    if (o.uid_map) args.flags |= CLONE_NEWUSER;
     if (o.net) args.flags |= CLONE_NEWNET;
     if (o.pid) args.flags |= CLONE_NEWPID;
     if (o.v2_fd >= 0) {
@@ -230,9 +252,39 @@ int main(int argc, char** argv) {
     if (pid < 0) fail(report_fd, errno, "clone3 (flags 0x%llx)", (unsigned long long)args.flags);
     if (pid == 0) {
         close(sync[0]);
-        holder(&o, sync[1]);
+        if (maps[1] >= 0) close(maps[1]);
+        holder(&o, sync[1], maps[0]);
     }
     close(sync[1]);
+    if (o.uid_map) {
+        close(maps[0]);
+        const char* files[] = {"uid_map", "gid_map"};
+        const char* values[] = {o.uid_map, o.gid_map};
+        for (int i = 0; i < 2; ++i) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%ld/%s", pid, files[i]);
+            int fd = open(path, O_WRONLY | O_CLOEXEC);
+            size_t len = strlen(values[i]);
+            if (fd < 0 || write(fd, values[i], len) != (ssize_t)len) {
+                int err = errno;
+                kill((pid_t)pid, SIGKILL);
+                waitpid((pid_t)pid, NULL, 0);
+                fail(report_fd, err, "writing %s \"%s\"", files[i], values[i]);
+            }
+            close(fd);
+        }
+        char pid_text[32];
+        int len = snprintf(pid_text, sizeof pid_text, "%ld", pid);
+        for (int i = 0; i < o.n_v1; ++i)
+            if (write(o.v1_fds[i], pid_text, (size_t)len) != len) {
+                int err = errno;
+                kill((pid_t)pid, SIGKILL);
+                waitpid((pid_t)pid, NULL, 0);
+                fail(report_fd, err, "joining a v1 cgroup (fd %d)", o.v1_fds[i]);
+            }
+        if (write(maps[1], "m", 1) != 1) fail(report_fd, errno, "signalling the holder");
+        close(maps[1]);
+    }
     char buf[512];
     size_t n = 0;
     for (;;) {

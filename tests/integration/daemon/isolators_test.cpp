@@ -189,3 +189,55 @@ TEST(Isolators, ResourcesBecomeCgroupLimits) {
 
 }  // namespace
 }  // namespace kiln::testing
+
+namespace kiln::testing {
+namespace {
+
+// The uid map's first line as {inside, outside, count}.
+std::vector<long> first_map(const std::string& text) {
+    std::istringstream in(text);
+    long a = -1, b = -1, c = -1;
+    in >> a >> b >> c;
+    return {a, b, c};
+}
+
+std::string status_field(int pid, const std::string& key) {
+    return sh("awk '/^" + key + ":/ {print $2}' /proc/" + std::to_string(pid) + "/status").out;
+}
+
+TEST(Isolators, UsernsPutsThePodInARangeOfHostIdsOfItsOwn) {
+    KILN_REQUIRE_ROOT();
+    Kilnd k;
+    k.import_busybox();
+    json iso = json::array({{{"name", "userns"}}});
+    EXPECT_EQ(first_map(inside(k, "u1", iso, "cat /proc/self/uid_map")), (std::vector<long>{0, 100000, 65536}));
+    EXPECT_EQ(first_map(inside(k, "u2", iso, "cat /proc/self/gid_map")), (std::vector<long>{0, 165536, 65536}));
+    auto u1 = k.client().call("GET", "/v1/pods/u1");
+    EXPECT_EQ(u1["userns"]["uidMappings"][0]["hostID"], 100000);
+    // On the host the container's root is 100000, and the sandbox's nobody the pod's nobody.
+    EXPECT_EQ(status_field(u1["containers"][0].value("pid", 0), "Uid"), "100000\n");
+    EXPECT_EQ(status_field(u1["sandbox"].value("pid", 0), "Uid"), "165534\n");
+    // Inside, root owns the image's files and may write its root file system; on disk what it
+    // wrote is the image's root's.
+    auto ex = k.client().call("POST", "/v1/pods/u1/containers/main/exec",
+                              json{{"command", {"sh", "-c", "echo hi > /etc/written && cat /etc/written && stat -c %u /bin/busybox && id -u"}}});
+    EXPECT_EQ(ex.value("stdout", ""), "hi\n0\n0\n") << ex.dump();
+    EXPECT_EQ(sh("stat -c %u " + k.dir() + "/state/pods/u1/containers/main/upper/etc/written").out, "0\n");
+    // proc, sysfs and mqueue are the pod's own: mounted in the namespaces the pod owns.
+    std::string mounts = inside(k, "u3", iso, "grep -E ' /(proc|sys|dev/mqueue) ' /proc/self/mounts | cut -d' ' -f3 | sort | tr '\\n' ' '");
+    EXPECT_EQ(mounts, "mqueue proc sysfs ") << mounts;
+    // A deleted pod's range goes back.
+    ASSERT_EQ(k.client().request("DELETE", "/v1/pods/u1?force=true").status, 204);
+    EXPECT_EQ(first_map(inside(k, "u4", iso, "cat /proc/self/uid_map"))[1], 100000);
+    // The host's network namespace is not the pod's to own.
+    json bad = simple_pod("u5", {"sleep", "10"});
+    bad["networks"] = {"host"};
+    bad["isolators"] = iso;
+    auto r = k.client().request("POST", "/v1/pods", bad);
+    EXPECT_NE(r.status, 201);
+    EXPECT_NE(r.body.find("needs a network namespace of its own"), std::string::npos) << r.body;
+    EXPECT_EQ(k.client().request("GET", "/v1/pods/u5").status, 404);
+}
+
+}  // namespace
+}  // namespace kiln::testing

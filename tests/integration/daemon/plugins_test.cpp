@@ -18,7 +18,7 @@ void plugin_dir(const std::string& root, const std::string& name, const std::str
 
 std::string manifest(const std::string& id, const std::string& kind, const std::string& library,
                      const std::string& extra = "") {
-    return "id: " + id + "\nkind: " + kind + "\nversion: 1.2.3\nabi: 1\nlibrary: " + library + "\n" + extra;
+    return "id: " + id + "\nkind: " + kind + "\nversion: 1.2.3\nabi: 2\nlibrary: " + library + "\n" + extra;
 }
 
 json by_id(const json& list, const std::string& id) {
@@ -69,11 +69,11 @@ TEST(Plugins, FailuresAreListedWithTheirReasonAndKilndRuns) {
     TempDir dirs("kiln-plugins");
     std::string d = dirs.path();
     std::string iso = kPlugins + "/kiln_test_isolator_plugin.so";
-    plugin_dir(d, "abi-manifest", "id: abi-manifest\nkind: isolator\nversion: 1\nabi: 2\nlibrary: " + iso + "\n");
+    plugin_dir(d, "abi-manifest", "id: abi-manifest\nkind: isolator\nversion: 1\nabi: 3\nlibrary: " + iso + "\n");
     plugin_dir(d, "abi-library", manifest("abi-library", "isolator", kPlugins + "/kiln_test_wrong_abi_plugin.so"));
     plugin_dir(d, "no-library", manifest("no-library", "isolator", "missing.so"));
     plugin_dir(d, "wrong-kind", manifest("wrong-kind", "network", iso));
-    plugin_dir(d, "bad-yaml", "id: bad-yaml\nkind: isolator\nversion: 1\nabi: 1\nlibrary: x.so\ncolour: red\n");
+    plugin_dir(d, "bad-yaml", "id: bad-yaml\nkind: isolator\nversion: 1\nabi: 2\nlibrary: x.so\ncolour: red\n");
     plugin_dir(d, "cycle-a", manifest("cycle-a", "isolator", iso, "requires: [cycle-b]\n"));
     plugin_dir(d, "cycle-b", manifest("cycle-b", "isolator", iso, "requires: [cycle-a]\n"));
     plugin_dir(d, "needs-ghost", manifest("needs-ghost", "isolator", iso, "requires: [ghost]\n"));
@@ -88,7 +88,7 @@ TEST(Plugins, FailuresAreListedWithTheirReasonAndKilndRuns) {
         return p.value("error", "");
     };
     EXPECT_EQ(by_id(list, "fine")["state"], "started");
-    EXPECT_NE(error_of("abi-manifest").find("ABI version 2; this kilnd loads version 1"), std::string::npos);
+    EXPECT_NE(error_of("abi-manifest").find("ABI version 3; this kilnd loads version 2"), std::string::npos);
     EXPECT_NE(error_of("abi-library").find("was built for ABI version 999"), std::string::npos);
     EXPECT_NE(error_of("no-library").find(d + "/no-library/missing.so does not exist"), std::string::npos);
     EXPECT_NE(error_of("wrong-kind").find("says kind network, but the library's plugin is not a network plugin"),

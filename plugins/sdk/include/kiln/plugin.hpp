@@ -28,7 +28,7 @@
 namespace kiln::sdk {
 
 // Bumped whenever anything in this header changes in a way a built plugin would notice.
-inline constexpr std::uint32_t kAbiVersion = 1;
+inline constexpr std::uint32_t kAbiVersion = 2;
 
 enum class LogLevel { debug, info, warn, error };
 
@@ -97,9 +97,19 @@ public:
 
 // kind: isolator. Edits a container's OCI runtime spec (JSON text) from what the pod asks of
 // this isolator (JSON: {"pod", "container", "config"}), and returns the spec.
+// sandbox() is asked before the pod's sandbox starts ({"pod", "config"}) and answers what the
+// sandbox itself needs (JSON; "{}" for nothing): {"userns": {"uidMappings": [{"containerID",
+// "hostID", "size"}], "gidMappings": [...]}} gives the pod a user namespace of its own, which owns
+// its other namespaces, and which its containers join. release() hears that the pod is gone
+// ({"pod"}), for an isolator that keeps something per pod.
 class IsolatorPlugin : public Plugin {
 public:
     virtual std::string edit_spec(const std::string& spec, const std::string& request) = 0;
+    virtual std::string sandbox(const std::string& request) {
+        (void)request;
+        return "{}";
+    }
+    virtual void release(const std::string& request) { (void)request; }
 };
 
 // kind: instrumentation. Hears kilnd's events ({"id", "type", "pod", "container", "time",
