@@ -6,7 +6,8 @@
 // Every kind: the manifest reads, kilnd's plugin host loads and starts the plugin with the
 // config (its section of kiln.yaml), and stops it; --pod-config is what a pod gives the isolator. Isolators: the spec comes back a JSON object
 // that still has ociVersion, process and root; the same input gives the same output, from one
-// thread or eight at once. Instrumentation: events delivered from several threads are taken.
+// thread or eight at once; sandbox() answers an object, the same for one pod twice, and
+// release() takes the pod. Instrumentation: events delivered from several threads are taken.
 // Network plugins (as root; else exit 77, skipped): the whole suite runs in a network namespace
 // of its own, which stands for the host's; each pod is a netns from `ip netns add`. attach puts
 // `ifname` with the addresses it reports into the pod's netns; check passes; two pods attached
@@ -338,6 +339,17 @@ int main(int argc, char** argv) {
                 for (auto& t : threads) t.join();
                 check(differ == 0 && threw == 0, "eight threads at once get the same spec",
                       std::to_string(differ) + " differed, " + std::to_string(threw) + " threw");
+                // What it asks of the pod's sandbox: an object, the same for the same pod, and
+                // released without a throw.
+                try {
+                    json once = host.sandbox_settings(pod), twice = host.sandbox_settings(pod);
+                    check(once.is_object(), "sandbox() answers a JSON object", once.dump());
+                    check(once == twice, "sandbox() answers one pod the same twice", once.dump() + " then " + twice.dump());
+                    host.release_pod(pod);
+                    check(true, "release() takes the pod");
+                } catch (const std::exception& e) {
+                    check(false, "sandbox() and release()", e.what());
+                }
             } else if (m.kind == "instrumentation") {
                 std::vector<std::thread> threads;
                 for (int t = 0; t < 4; ++t)
