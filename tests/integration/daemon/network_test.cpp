@@ -187,7 +187,10 @@ TEST_F(Network, AThirdPartyCniBinaryAndAConfDirNetworkNeedNoCode) {
     TempDir conf("kiln-cni-conf");
     std::ofstream(conf.path() + "/10-static.conflist")
         << R"({"cniVersion": "1.0.0", "name": "static", "plugins": [{"type": "kiln-test-static", "address": "192.0.2.77/24"}]})";
-    auto k = start("plugins:\n  cni: {confDir: " + conf.path() + "}\n");
+    // And one that never answers, killed at the plugin's timeout.
+    std::ofstream(conf.path() + "/20-slow.conflist")
+        << R"({"cniVersion": "1.0.0", "name": "slow", "plugins": [{"type": "kiln-test-slow"}]})";
+    auto k = start("plugins:\n  cni: {confDir: " + conf.path() + ", timeout: 2}\n");
     std::string bin = cni_state(*k) + "/bin/kiln-test-static";
     std::ofstream(bin) << R"(#!/bin/sh
 case "$CNI_COMMAND" in
@@ -213,6 +216,17 @@ esac
     ASSERT_EQ(k->client().request("DELETE", "/v1/pods/static?force=true").status, 204);
     auto deleted = k->client().call("POST", "/v1/pods/plugin-cni/containers/main/exec", json{{"command", {"cat", "/tmp/deleted"}}});
     EXPECT_EQ(deleted.value("stdout", ""), "static\n");
+
+    std::string slow = cni_state(*k) + "/bin/kiln-test-slow";
+    std::ofstream(slow) << "#!/bin/sh\n[ \"$CNI_COMMAND\" = VERSION ] && exec echo '{\"supportedVersions\":[\"1.0.0\"]}'\n"
+                           "[ \"$CNI_COMMAND\" = ADD ] && exec sleep 60\nexit 0\n";
+    ::chmod(slow.c_str(), 0755);
+    json stuck = net_pod("stuck", {"sleep", "1000"});
+    stuck["networks"] = {"slow"};
+    auto r = k->client().request("POST", "/v1/pods", stuck);
+    EXPECT_EQ(r.status, 412) << r.body;
+    EXPECT_NE(r.body.find("kiln-test-slow: ADD was killed (timeout)"), std::string::npos) << r.body;
+    EXPECT_EQ(k->client().request("GET", "/v1/pods/stuck").status, 404);
 }
 
 // stopPodsOnExit: kilnd stops the pods before it exits, the plugins' pods last, so every pod's
