@@ -846,13 +846,14 @@ void PodManager::on_monitor_exit(const std::string& name, const std::string& con
                      [&] { return stopping_ || pod->deleted || pod->generation != generation; });
     if (stopping_ || pod->deleted || pod->generation != generation || !pod->rec.want_running) return;
     int restarts = pod->rec.containers[index].restart_count + 1;
+    // Counted before the start, whose own record shows the new process: a reader never sees the
+    // new pid with the old count.
+    pod->rec.containers[index].restart_count = restarts;
     try {
         start_container(*pod, index);
-        pod->rec.containers[index].restart_count = restarts;
         save(*pod);
         events_.publish("container.restarted", name, container, {{"restartCount", restarts}});
     } catch (const std::exception& e) {
-        pod->rec.containers[index].restart_count = restarts;
         save(*pod);
         log::error("restarting " + name + "/" + container + ": " + e.what());
     }
