@@ -58,9 +58,9 @@ std::int64_t mtime(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 ? st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec : -1;
 }
 
-// Is `pod` a plugin's pod? Asked of kilnd (GET /v1/pods/{pod}); unknown counts as no: kilnd
-// answers the request itself then.
-bool is_system_pod(const std::string& socket, const std::string& pod) {
+// The pod as GET /v1/pods/{pod} answers it, asked of kilnd; none when kilnd has no such pod
+// (kilnd then answers the request itself) or does not answer (then the request fails there too).
+std::optional<json> pod_record(const std::string& socket, const std::string& pod) {
     try {
         net::io_context io;
         unix_socket::socket s(io);
@@ -72,10 +72,12 @@ bool is_system_pod(const std::string& socket, const std::string& pod) {
         beast::flat_buffer b;
         http::response<http::string_body> res;
         http::read(s, b, res);
-        if (res.result() != http::status::ok) return false;
-        return json::parse(res.body(), nullptr, false).value("system", false);
+        if (res.result() != http::status::ok) return std::nullopt;
+        auto j = json::parse(res.body(), nullptr, false);
+        if (!j.is_object()) return std::nullopt;
+        return j;
     } catch (const std::exception&) {
-        return false;
+        return std::nullopt;
     }
 }
 
@@ -118,7 +120,7 @@ private:
         bool upgrade = beast::iequals(req[http::field::upgrade], "websocket");
         std::string why = kiln::gateway::authorize(*who, std::string(req.method_string()), std::string(req.target()),
                                                    req.body(), upgrade,
-                                                   [&](const std::string& pod) { return is_system_pod(config_.socket, pod); });
+                                                   [&](const std::string& pod) { return pod_record(config_.socket, pod); });
         if (!why.empty()) return refuse(http::status::forbidden, "failed_precondition", why);
         std::cerr << "kiln-gateway: " << who->name << " " << req.method_string() << " " << req.target() << "\n";
         req.erase(http::field::authorization);

@@ -95,8 +95,42 @@ std::optional<Identity> Policy::by_certificate(const std::string& common_name) c
     return std::nullopt;
 }
 
+namespace {
+
+// The first scope `who` lacks for a pod with this spec, as a 403's message; empty when none.
+std::string pod_needs(const Identity& who, const json& pod, const std::string& what) {
+    auto need = [&](const std::string& scope, const std::string& why) -> std::string {
+        return who.has(scope) ? "" : why + " needs the scope " + scope + ", which " + who.name + " does not have";
+    };
+    std::vector<std::string> isolators;
+    if (pod.contains("isolators")) {
+        const json& iso = pod["isolators"];
+        if (iso.is_array()) {
+            for (const auto& i : iso)
+                if (i.is_object() && i.contains("name") && i["name"].is_string()) isolators.push_back(i["name"]);
+        } else if (iso.is_object()) {
+            for (const auto& [name, _] : iso.items()) isolators.push_back(name);
+        }
+    }
+    for (const auto& name : isolators) {
+        std::string scope = name == "namespaces" ? "privileged" : name;
+        if (scope == "privileged" || scope == "host-access" || scope == "api-access")
+            if (auto why = need(scope, what + "the isolator " + name); !why.empty()) return why;
+    }
+    if (pod.contains("volumes") && pod["volumes"].is_array())
+        for (const auto& v : pod["volumes"])
+            if (v.is_object() && v.contains("hostPath"))
+                if (auto why = need("host-access", what + "a hostPath volume"); !why.empty()) return why;
+    if (pod.contains("networks") && pod["networks"] == json::array({"host"}))
+        if (auto why = need("privileged", what + "the host's network"); !why.empty()) return why;
+    return "";
+}
+
+}  // namespace
+
 std::string authorize(const Identity& who, const std::string& method, const std::string& target, const std::string& body,
-                      bool upgrade, const std::function<bool(const std::string&)>& is_system_pod) {
+                      bool upgrade,
+                      const std::function<std::optional<json>(const std::string&)>& pod_record) {
     auto seg = segments(path_of(target));
     auto need = [&](const std::string& scope, const std::string& why) -> std::string {
         return who.has(scope) ? "" : why + " needs the scope " + scope + ", which " + who.name + " does not have";
@@ -104,34 +138,19 @@ std::string authorize(const Identity& who, const std::string& method, const std:
     if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "pods" && method == "POST") {
         json pod = json::parse(body, nullptr, false);
         if (!pod.is_object()) return "";  // kilnd answers 400
-        std::vector<std::string> isolators;
-        if (pod.contains("isolators")) {
-            const json& iso = pod["isolators"];
-            if (iso.is_array()) {
-                for (const auto& i : iso)
-                    if (i.is_object() && i.contains("name") && i["name"].is_string()) isolators.push_back(i["name"]);
-            } else if (iso.is_object()) {
-                for (const auto& [name, _] : iso.items()) isolators.push_back(name);
-            }
-        }
-        for (const auto& name : isolators) {
-            std::string scope = name == "namespaces" ? "privileged" : name;
-            if (scope == "privileged" || scope == "host-access" || scope == "api-access")
-                if (auto why = need(scope, "the isolator " + name); !why.empty()) return why;
-        }
-        if (pod.contains("volumes") && pod["volumes"].is_array())
-            for (const auto& v : pod["volumes"])
-                if (v.is_object() && v.contains("hostPath"))
-                    if (auto why = need("host-access", "a hostPath volume"); !why.empty()) return why;
-        if (pod.contains("networks") && pod["networks"] == json::array({"host"}))
-            if (auto why = need("privileged", "the host's network"); !why.empty()) return why;
-        return "";
+        return pod_needs(who, pod, "");
     }
     if (seg.size() == 3 && seg[0] == "v1" && seg[1] == "images" && method == "POST" &&
         (seg[2] == "import" || seg[2] == "build" || seg[2] == "export"))
         return need("host-access", "POST /v1/images/" + seg[2] + " (a path on kilnd's host)");
-    if (seg.size() >= 3 && seg[0] == "v1" && seg[1] == "pods" && (method != "GET" || upgrade) && is_system_pod(seg[2]))
-        return need("privileged", (upgrade ? "a WebSocket " : "") + method + " on the plugin pod " + seg[2]);
+    if (seg.size() >= 3 && seg[0] == "v1" && seg[1] == "pods" && (method != "GET" || upgrade)) {
+        auto rec = pod_record(seg[2]);
+        if (!rec) return "";  // kilnd answers 404
+        if (rec->value("system", false))
+            return need("privileged", (upgrade ? "a WebSocket " : "") + method + " on the plugin pod " + seg[2]);
+        bool into = seg.size() >= 6 && (seg[5] == "exec" || seg[5] == "attach");
+        if (into && rec->contains("spec")) return pod_needs(who, (*rec)["spec"], seg[5] + " into " + seg[2] + ": ");
+    }
     return "";
 }
 

@@ -47,14 +47,18 @@ struct Policy {
 std::string sha256_hex(const std::string& text);
 
 // Whether `who` may send this request: empty when allowed, else why not (a 403's message).
-// `is_system_pod` tells a plugin's pod (asked of kilnd only for requests that name a pod).
+// `pod_record` gives a pod as GET /v1/pods/{name} answers it (asked of kilnd only for requests
+// that act on a pod; nullopt when there is none).
 // - POST /v1/pods: each isolator named privileged, host-access or api-access needs that scope;
 //   hostPath volumes need host-access; the namespaces isolator and networks ["host"] need
 //   privileged.
 // - POST /v1/images/import, /build, /export name host paths: host-access.
 // - Anything but a plain GET on a plugin's pod (exec and attach, also as WebSocket upgrades;
 //   stop, delete): privileged.
+// - exec and attach into a pod: the scopes its creation needed (a shell in a privileged pod is
+//   the privilege itself).
 std::string authorize(const Identity& who, const std::string& method, const std::string& target, const std::string& body,
-                      bool upgrade, const std::function<bool(const std::string&)>& is_system_pod);
+                      bool upgrade,
+                      const std::function<std::optional<nlohmann::json>(const std::string&)>& pod_record);
 
 }  // namespace kiln::gateway

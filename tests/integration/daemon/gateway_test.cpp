@@ -105,6 +105,12 @@ TEST_F(Gateway, ScopesGuardPrivilegeHostPathsAndThePluginsPods) {
     EXPECT_EQ(k->client().request("GET", "/v1/pods/powerful").status, 404);
     std::tie(status, body) = call("POST", "/v1/pods", kBoss, pod.dump());
     EXPECT_EQ(status, 201) << body;
+    // A shell in it is the privilege: not for ci.
+    std::tie(status, body) = call("POST", "/v1/pods/powerful/containers/main/exec", kGood, R"({"command": ["id"]})");
+    EXPECT_EQ(status, 403) << body;
+    EXPECT_NE(body.find("exec into powerful: the isolator privileged needs the scope privileged"), std::string::npos) << body;
+    std::tie(status, body) = call("POST", "/v1/pods/powerful/containers/main/exec", kBoss, R"({"command": ["id", "-u"]})");
+    EXPECT_EQ(status, 200) << body;
 
     json host = simple_pod("peeker", {"sleep", "1000"});
     host["volumes"] = json::array({{{"name", "etc"}, {"hostPath", "/etc"}}});

@@ -16,7 +16,7 @@ Policy policy() {
                               {"clients", {{{"commonName", "ops"}, {"scopes", {"host-access"}}}}}});
 }
 
-auto no_system = [](const std::string&) { return false; };
+auto no_system = [](const std::string&) -> std::optional<json> { return std::nullopt; };
 
 TEST(GatewayPolicy, TokensAndCertificatesNameTheirHolder) {
     Policy p = policy();
@@ -68,12 +68,24 @@ TEST(GatewayPolicy, ScopesGuardWhatTheyName) {
     EXPECT_EQ(authorize(host, "POST", "/v1/images/build", "{}", false, no_system), "");
     EXPECT_EQ(authorize(plain, "POST", "/v1/images/pull", "{}", false, no_system), "");
     // A plugin's pod: read freely, otherwise privileged; a WebSocket exec is no plain GET.
-    auto system = [](const std::string& name) { return name == "plugin-cni"; };
+    auto system = [](const std::string& name) -> std::optional<json> {
+        if (name == "plugin-cni") return json{{"system", true}, {"spec", json::object()}};
+        if (name == "root-shell") return json{{"system", false}, {"spec", {{"isolators", {{{"name", "privileged"}}}}}}};
+        if (name == "web") return json{{"system", false}, {"spec", json::object()}};
+        return std::nullopt;
+    };
     EXPECT_EQ(authorize(plain, "GET", "/v1/pods/plugin-cni", "", false, system), "");
     EXPECT_NE(authorize(plain, "GET", "/v1/pods/plugin-cni/containers/main/exec", "", true, system), "");
     EXPECT_NE(authorize(plain, "DELETE", "/v1/pods/plugin-cni?force=true", "", false, system), "");
     EXPECT_EQ(authorize(admin, "DELETE", "/v1/pods/plugin-cni?force=true", "", false, system), "");
     EXPECT_EQ(authorize(plain, "DELETE", "/v1/pods/web", "", false, system), "");
+    // A shell in a privileged pod is the privilege: exec and attach need what creating it did.
+    EXPECT_EQ(authorize(plain, "POST", "/v1/pods/root-shell/containers/main/exec", "{}", false, system),
+              "exec into root-shell: the isolator privileged needs the scope privileged, which ci does not have");
+    EXPECT_NE(authorize(plain, "GET", "/v1/pods/root-shell/containers/main/attach", "", true, system), "");
+    EXPECT_EQ(authorize(priv, "POST", "/v1/pods/root-shell/containers/main/exec", "{}", false, system), "");
+    EXPECT_EQ(authorize(plain, "POST", "/v1/pods/web/containers/main/exec", "{}", false, system), "");
+    EXPECT_EQ(authorize(plain, "POST", "/v1/pods/root-shell/stop", "", false, system), "");
 }
 
 }  // namespace
