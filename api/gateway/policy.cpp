@@ -102,21 +102,34 @@ std::string pod_needs(const Identity& who, const json& pod, const std::string& w
     auto need = [&](const std::string& scope, const std::string& why) -> std::string {
         return who.has(scope) ? "" : why + " needs the scope " + scope + ", which " + who.name + " does not have";
     };
-    std::vector<std::string> isolators;
+    std::vector<std::pair<std::string, json>> isolators;  // name, config
     if (pod.contains("isolators")) {
         const json& iso = pod["isolators"];
         if (iso.is_array()) {
             for (const auto& i : iso)
-                if (i.is_object() && i.contains("name") && i["name"].is_string()) isolators.push_back(i["name"]);
+                if (i.is_object() && i.contains("name") && i["name"].is_string())
+                    isolators.emplace_back(i["name"], i.value("config", json::object()));
         } else if (iso.is_object()) {
-            for (const auto& [name, _] : iso.items()) isolators.push_back(name);
+            for (const auto& [name, config] : iso.items()) isolators.emplace_back(name, config);
         }
     }
-    for (const auto& name : isolators) {
+    for (const auto& [name, config] : isolators) {
         std::string scope = name == "namespaces" ? "privileged" : name;
         if (scope == "privileged" || scope == "host-access" || scope == "api-access")
             if (auto why = need(scope, what + "the isolator " + name); !why.empty()) return why;
+        // Capabilities beyond the default set, or a seccomp filter other than the default, take
+        // a container most of the way to the host.
+        if (name == "capabilities" && config.is_object() && config.contains("add") && !config["add"].empty())
+            if (auto why = need("privileged", what + "capabilities.add"); !why.empty()) return why;
+        if (name == "capabilities" && config.is_object() && config.contains("default"))
+            if (auto why = need("privileged", what + "capabilities.default"); !why.empty()) return why;
+        if (name == "seccomp" && config.is_object() && config.value("profile", json("default")) != "default")
+            if (auto why = need("privileged", what + "seccomp.profile other than default"); !why.empty()) return why;
     }
+    if (pod.contains("ports") && pod["ports"].is_array())
+        for (const auto& port : pod["ports"])
+            if (port.is_object() && port.value("hostPort", 65536) < 1024)
+                if (auto why = need("host-access", what + "a host port below 1024"); !why.empty()) return why;
     if (pod.contains("volumes") && pod["volumes"].is_array())
         for (const auto& v : pod["volumes"])
             if (v.is_object() && v.contains("hostPath"))

@@ -50,8 +50,9 @@ std::string sha256_hex(const std::string& text);
 // `pod_record` gives a pod as GET /v1/pods/{name} answers it (asked of kilnd only for requests
 // that act on a pod; nullopt when there is none).
 // - POST /v1/pods: each isolator named privileged, host-access or api-access needs that scope;
-//   hostPath volumes need host-access; the namespaces isolator and networks ["host"] need
-//   privileged.
+//   hostPath volumes and host ports below 1024 need host-access; the namespaces isolator,
+//   networks ["host"], capabilities added or a default set chosen, and a seccomp profile other
+//   than the default need privileged.
 // - POST /v1/images/import, /build, /export name host paths: host-access.
 // - Anything but a plain GET on a plugin's pod (exec and attach, also as WebSocket upgrades;
 //   stop, delete): privileged.

@@ -123,6 +123,14 @@ TEST_F(Gateway, ScopesGuardPrivilegeHostPathsAndThePluginsPods) {
     std::tie(status, body) = call("POST", "/v1/images/import", kGood, R"({"path": "/etc", "tag": "x"})");
     EXPECT_EQ(status, 403);
     EXPECT_NE(body.find("host-access"), std::string::npos) << body;
+    // No way around the checks: an encoded path, or an upgrade that is not a WebSocket route
+    // (whose connection would otherwise carry more requests past them).
+    std::tie(status, body) = call("POST", "/v1/%70ods", kGood, pod.dump());
+    EXPECT_EQ(status, 400) << body;
+    EXPECT_EQ(k->client().request("GET", "/v1/pods/powerful").status, 200);  // the boss's, not a new one
+    auto r = ns.in("curl -sS -o /dev/null -w '%{http_code}' --cacert " + certs.path() + "/ca.pem -H 'Authorization: Bearer " +
+                   kGood + "' -H 'Connection: Upgrade' -H 'Upgrade: websocket' https://127.0.0.1:18443/v1/info");
+    EXPECT_EQ(r.out, "400");
     // A plugin's pod: readable, not to be exec'd into or stopped without privilege.
     EXPECT_EQ(call("GET", "/v1/pods/plugin-gateway", kGood).first, 200);
     std::tie(status, body) =
@@ -137,6 +145,18 @@ TEST_F(Gateway, ScopesGuardPrivilegeHostPathsAndThePluginsPods) {
     EXPECT_EQ(status, 200);
     EXPECT_NE(body.find("via the gateway"), std::string::npos) << body;
     EXPECT_EQ(call("DELETE", "/v1/pods/plain", kGood).first, 204);
+    // An interactive exec, as a WebSocket through the gateway.
+    std::tie(status, body) = call("POST", "/v1/pods", kGood, simple_pod("shell", {"sleep", "1000"}).dump());
+    ASSERT_EQ(status, 201) << body;
+    auto ws = ns.in(std::string(KILN_SOURCE_DIR) + "/tests/fixtures/ws-exec.py https://127.0.0.1:18443/v1/pods/shell/containers/main/exec " +
+                    certs.path() + "/ca.pem " + kGood + " '{\"command\": [\"sh\", \"-c\", \"echo over-ws; exit 4\"]}'");
+    EXPECT_EQ(ws.code, 0) << ws.out << ws.err;
+    EXPECT_NE(ws.out.find("over-ws"), std::string::npos) << ws.out;
+    EXPECT_NE(ws.out.find("\"exit_code\":4"), std::string::npos) << ws.out;
+    // Into a plugin's pod, the same upgrade is refused.
+    ws = ns.in(std::string(KILN_SOURCE_DIR) + "/tests/fixtures/ws-exec.py https://127.0.0.1:18443/v1/pods/plugin-gateway/containers/main/exec " +
+               certs.path() + "/ca.pem " + kGood + " '{\"command\": [\"id\"]}'");
+    EXPECT_NE(ws.out.find("403"), std::string::npos) << ws.out;
 }
 
 TEST(GatewayConfig, ABadConfigFailsThePluginByName) {

@@ -59,6 +59,11 @@ TEST(GatewayPolicy, ScopesGuardWhatTheyName) {
     EXPECT_NE(authorize(priv, "POST", "/v1/pods", pod({{"isolators", {{"api-access", nullptr}}}}), false, no_system), "");
     EXPECT_NE(authorize(plain, "POST", "/v1/pods", pod({{"isolators", {{"namespaces", json::object()}}}}), false, no_system), "");
     EXPECT_EQ(authorize(plain, "POST", "/v1/pods", pod({{"isolators", {{"seccomp", json::object()}}}}), false, no_system), "");
+    EXPECT_NE(authorize(plain, "POST", "/v1/pods", pod({{"isolators", {{"seccomp", {{"profile", "unconfined"}}}}}}), false, no_system), "");
+    EXPECT_NE(authorize(plain, "POST", "/v1/pods", pod({{"isolators", {{{"name", "capabilities"}, {"config", {{"add", {"ALL"}}}}}}}}), false, no_system), "");
+    EXPECT_EQ(authorize(plain, "POST", "/v1/pods", pod({{"isolators", {{{"name", "capabilities"}, {"config", {{"drop", {"ALL"}}}}}}}}), false, no_system), "");
+    EXPECT_NE(authorize(plain, "POST", "/v1/pods", pod({{"ports", {{{"hostPort", 22}, {"containerPort", 22}}}}}), false, no_system), "");
+    EXPECT_EQ(authorize(plain, "POST", "/v1/pods", pod({{"ports", {{{"hostPort", 8080}, {"containerPort", 80}}}}}), false, no_system), "");
     EXPECT_NE(authorize(plain, "POST", "/v1/pods", pod({{"networks", {"host"}}}), false, no_system), "");
     EXPECT_EQ(authorize(plain, "POST", "/v1/pods", pod({{"networks", {"none"}}}), false, no_system), "");
     EXPECT_EQ(authorize(plain, "POST", "/v1/pods", pod({{"volumes", {{{"name", "v"}, {"hostPath", "/etc"}}}}}), false, no_system),
