@@ -341,10 +341,7 @@ PodRecord PodManager::create(const PodSpec& spec, bool start, bool system) {
     }
     try {
         std::string dir = paths_.pod(spec.name);
-        // Traversable (not readable) by others: a pod in a user namespace of its own reaches its
-        // containers' root file systems through here as no one the host knows.
-        mkdir_all(dir + "/containers", 0711);
-        ::chmod(dir.c_str(), 0711);
+        mkdir_all(dir + "/containers", 0700);
         save(*pod);
     } catch (...) {
         std::lock_guard lock(mu_);
@@ -464,7 +461,14 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
         ImageInfo image = images_(c.image);
         mkdir_all(dir + "/upper", 0755);
         mkdir_all(dir + "/work", 0700);
-        ::chmod(dir.c_str(), 0711);
+        if (pod.rec.userns.is_object()) {
+            // The pod's root reaches its root file system through these (0700, like every pod's):
+            // they are its own, as the host knows it.
+            uid_t uid = static_cast<uid_t>(host_root(pod.rec.userns["uidMappings"]));
+            gid_t gid = static_cast<gid_t>(host_root(pod.rec.userns["gidMappings"]));
+            for (const std::string& d : {paths_.pod(spec.name), paths_.pod(spec.name) + "/containers", dir})
+                if (::chown(d.c_str(), uid, gid) < 0) throw_sys("chown", d);
+        }
         mkdir_all(dir + "/rootfs", 0755);
         if (!is_mounted(dir + "/rootfs")) {
             if (pod.rec.userns.is_object()) {
@@ -489,7 +493,14 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
         cp.cgroups_path = cgroup_path(spec.name, c.name);
         for (const auto& v : spec.volumes) {
             std::string host = v.kind == Volume::Kind::host ? v.host_path : paths_.pod(spec.name) + "/volumes/" + v.name;
-            if (v.kind == Volume::Kind::named) mkdir_all(host, 0755);
+            if (v.kind == Volume::Kind::named) {
+                mkdir_all(host, 0755);
+                // A named volume is the pod's: in its own user namespace, its root's.
+                if (pod.rec.userns.is_object() &&
+                    ::chown(host.c_str(), static_cast<uid_t>(host_root(pod.rec.userns["uidMappings"])),
+                            static_cast<gid_t>(host_root(pod.rec.userns["gidMappings"]))) < 0)
+                    throw_sys("chown", host);
+            }
             cp.volume_dirs.emplace_back(v.name, host);
         }
         std::string etc = paths_.pod(spec.name) + "/etc";

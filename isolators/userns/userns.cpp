@@ -27,7 +27,12 @@ public:
     std::string sandbox(const std::string& request_text) override {
         json request = json::parse(request_text);
         json config = defaults_;
-        if (request.contains("config") && request["config"].is_object()) config.merge_patch(request["config"]);
+        if (request.contains("config") && request["config"].is_object()) {
+            // The ranges are the deployment's to lay out: a pod choosing its own could overlap another's.
+            for (const auto& [k, v] : request["config"].items())
+                if (k != "enabled") bad("isolators[userns].config." + k, "is set by the deployment (kiln.yaml), not by a pod");
+            config.merge_patch(request["config"]);
+        }
         check(config, "isolators[userns].config");
         if (!config.value("enabled", true)) return "{}";
         std::uint64_t first = config.value("first", 100000ull), size = config.value("size", 65536ull),

@@ -32,7 +32,8 @@ Kilnd::Kilnd(const std::string& config_yaml, const std::string& netns) : tmp_("k
     static int count = 0;
     cgroup_parent_ = "kiln-it-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
     config_path_ = tmp_.path() + "/kiln.yaml";
-    // As /var/lib/kiln is: traversable, so that a pod in a user namespace reaches its rootfs.
+    // As /var/lib/kiln is (0711): traversable, so that a pod in a user namespace reaches its
+    // rootfs below.
     ::chmod(tmp_.path().c_str(), 0711);
     std::string text = config_yaml;
     if (text.find("defaultNetworks:") == std::string::npos) text = "defaultNetworks: []\n" + text;

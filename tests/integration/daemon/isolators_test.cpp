@@ -223,6 +223,22 @@ TEST(Isolators, UsernsPutsThePodInARangeOfHostIdsOfItsOwn) {
                               json{{"command", {"sh", "-c", "echo hi > /etc/written && cat /etc/written && stat -c %u /bin/busybox && id -u"}}});
     EXPECT_EQ(ex.value("stdout", ""), "hi\n0\n0\n") << ex.dump();
     EXPECT_EQ(sh("stat -c %u " + k.dir() + "/state/pods/u1/containers/main/upper/etc/written").out, "0\n");
+    // A named volume is the pod's root's too; the pod's directories are its own, and closed.
+    json vol = simple_pod("uv", {"sh", "-c", "echo kept > /data/file && sleep 1000"});
+    vol["isolators"] = iso;
+    vol["volumes"] = json::array({{{"name", "data"}}});
+    vol["containers"][0]["volumeMounts"] = json::array({{{"name", "data"}, {"path", "/data"}}});
+    ASSERT_EQ(k.client().request("POST", "/v1/pods", vol).status, 201);
+    for (int i = 0; i < 100 && sh("cat " + k.dir() + "/state/pods/uv/volumes/data/file 2>/dev/null").out.empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(sh("cat " + k.dir() + "/state/pods/uv/volumes/data/file").out, "kept\n");
+    EXPECT_EQ(sh("stat -c '%a %u' " + k.dir() + "/state/pods/uv").out, "700 231072\n");
+    // A pod may not lay out its own range.
+    json own = simple_pod("u6", {"sleep", "10"});
+    own["isolators"] = json::array({{{"name", "userns"}, {"config", {{"first", 65536}}}}});
+    auto refused = k.client().request("POST", "/v1/pods", own);
+    EXPECT_NE(refused.status, 201);
+    EXPECT_NE(refused.body.find("isolators[userns].config.first: is set by the deployment"), std::string::npos) << refused.body;
     // proc, sysfs and mqueue are the pod's own: mounted in the namespaces the pod owns.
     std::string mounts = inside(k, "u3", iso, "grep -E ' /(proc|sys|dev/mqueue) ' /proc/self/mounts | cut -d' ' -f3 | sort | tr '\\n' ' '");
     EXPECT_EQ(mounts, "mqueue proc sysfs ") << mounts;
