@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <functional>
 #include <set>
 
 #include "core/cgroups/layout.hpp"
@@ -81,9 +83,17 @@ Daemon::Daemon(Config config, const std::string& bin_dir) : config_(std::move(co
 Daemon::~Daemon() {
     // A start() that threw after the relay began leaves it running.
     events_.close();
-    plugins_ready_cv_.notify_all();
+    stop_stats();
     if (event_relay_.joinable()) event_relay_.join();
     if (stats_relay_.joinable()) stats_relay_.join();
+}
+
+void Daemon::stop_stats() {
+    {
+        std::lock_guard lock(plugins_ready_mu_);
+        stats_stop_ = true;
+    }
+    plugins_ready_cv_.notify_all();
 }
 
 ImageInfo Daemon::resolve_image(const std::string& ref) {
@@ -254,14 +264,23 @@ nlohmann::json Daemon::plugin_container_spec(const PluginManifest& m, nlohmann::
     for (const char* list : {"readonlyPaths", "maskedPaths"}) {
         auto& paths = spec["linux"][list];
         if (!paths.is_array()) continue;
+        // A writable path inside a protected one leaves the protected one's other entries
+        // protected: /proc/sys read-only with /proc/sys/net writable becomes /proc/sys/kernel,
+        // /proc/sys/vm, ... read-only (the host's own listing of it, which the container's
+        // matches).
+        std::function<void(const std::string&, nlohmann::json&)> keep = [&](const std::string& path, nlohmann::json& out) {
+            for (const auto& w : c.writable_paths) {
+                if (path == w || path.starts_with(w + "/")) return;  // inside the writable tree
+                if (w.starts_with(path + "/")) {
+                    std::error_code ec;
+                    for (const auto& e : std::filesystem::directory_iterator(path, ec)) keep(e.path().string(), out);
+                    return;
+                }
+            }
+            out.push_back(path);
+        };
         nlohmann::json kept = nlohmann::json::array();
-        for (const auto& p : paths) {
-            std::string path = p.get<std::string>();
-            bool writable = std::any_of(c.writable_paths.begin(), c.writable_paths.end(), [&](const std::string& w) {
-                return path == w || path.starts_with(w + "/") || w.starts_with(path + "/");
-            });
-            if (!writable) kept.push_back(p);
-        }
+        for (const auto& p : paths) keep(p.get<std::string>(), kept);
         paths = kept;
     }
     if (m.kind == "network") {
@@ -301,11 +320,12 @@ void Daemon::start() {
     // kilnd was away are checked, and anything else a plugin holds goes.
     nlohmann::json attachments = nlohmann::json::array();
     for (const auto& r : pods_->list())
-        for (const auto& a : r.networks) {
+        for (std::size_t i = 0; i < r.networks.size(); ++i) {
+            const auto& a = r.networks[i];
             attachments.push_back({{"pod", r.spec.name}, {"network", a.value("network", "")},
                                    {"ifname", a.value("ifname", "")}, {"plugin", a.value("plugin", "")}});
             try {
-                auto req = network_request(r.spec, r.netns, attachments.size() - 1, a.value("network", ""));
+                auto req = network_request(r.spec, r.netns, i, a.value("network", ""));
                 req["ifname"] = a.value("ifname", "");
                 plugins_->network_check(a.value("plugin", ""), req);
             } catch (const std::exception& e) {
@@ -334,10 +354,10 @@ void Daemon::start() {
             }
     });
     stats_relay_ = std::thread([this] {
-        while (!events_.closed()) {
+        for (;;) {
             std::unique_lock lock(plugins_ready_mu_);
             if (plugins_ready_cv_.wait_for(lock, std::chrono::duration<double>(config_.stats_interval),
-                                           [&] { return events_.closed(); }))
+                                           [&] { return stats_stop_; }))
                 return;
             lock.unlock();
             if (!plugins_->has_instrumentation()) continue;
@@ -358,8 +378,11 @@ constexpr double kLatencyBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 
 void Daemon::record_request(std::string_view method, int status, std::chrono::microseconds duration) {
     double seconds = static_cast<double>(duration.count()) / 1e6;
+    // Methods by name only when HTTP knows them: a client must not grow this map at will.
+    static const std::set<std::string_view> known = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    std::string name = known.count(method) ? std::string(method) : "other";
     std::lock_guard lock(api_mu_);
-    ++api_requests_[{std::string(method), status}];
+    ++api_requests_[{name, status}];
     if (api_buckets_.empty()) api_buckets_.assign(std::size(kLatencyBuckets), 0);
     for (std::size_t i = 0; i < std::size(kLatencyBuckets); ++i)
         if (seconds <= kLatencyBuckets[i]) {
@@ -560,7 +583,7 @@ void Daemon::reload(const Config& next) {
 void Daemon::stop() {
     pods_->shutdown(config_.stop_pods_on_exit);
     events_.close();
-    plugins_ready_cv_.notify_all();
+    stop_stats();
     if (event_relay_.joinable()) event_relay_.join();
     if (stats_relay_.joinable()) stats_relay_.join();
     plugins_->stop();  // last: pods may still have needed them

@@ -114,6 +114,8 @@ private:
     std::mutex plugins_ready_mu_;
     std::condition_variable plugins_ready_cv_;
     bool plugins_ready_ = false;
+    bool stats_stop_ = false;  // under plugins_ready_mu_
+    void stop_stats();
 };
 
 }  // namespace kiln::daemon

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <iostream>
 #include <iterator>
 
@@ -140,6 +141,9 @@ kiln::cni::Runner runner(const Setup& s) {
 }  // namespace
 
 int main() {
+    // A binary that exits before reading its config must not take this process (and the DEL
+    // that undoes a failed chain) with it.
+    std::signal(SIGPIPE, SIG_IGN);
     std::string text((std::istreambuf_iterator<char>(std::cin)), {});
     try {
         json req = json::parse(text);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 
 #include <cstdio>
@@ -58,12 +59,16 @@ int bind_to(const std::string& listen) {
 }
 
 void answer(int fd, const std::string& dir) {
+    // A request has 2 s in all, however slowly it trickles in.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     std::string request;
     char buf[4096];
     while (request.find("\r\n\r\n") == std::string::npos && request.size() < 16384) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        pollfd p{fd, POLLIN, 0};
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return;
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n <= 0) return;
         request.append(buf, static_cast<std::size_t>(n));

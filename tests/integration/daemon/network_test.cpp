@@ -63,6 +63,12 @@ TEST_F(Network, TwoPodsOnTheDefaultBridgeReachEachOther) {
     EXPECT_NE(exec_out(*k, "server", "cat /etc/hosts").find(ip + "\tserver"), std::string::npos);
     EXPECT_NE(ns.in("ip -o addr show kiln0").out.find("10.88.0.1/16"), std::string::npos);
     EXPECT_EQ(sh("ip link show kiln0 2>/dev/null | grep -c kiln0 || true").out, "0\n") << "kiln0 is in the machine's namespace";
+    // The plugin's container may write /proc/sys/net (the bridge plugin does), and nothing else
+    // of /proc/sys.
+    auto sysctl = k->client().call("POST", "/v1/pods/plugin-cni/containers/main/exec",
+                                   json{{"command", {"sh", "-c", "cat /proc/sys/net/ipv4/ip_forward > /proc/sys/net/ipv4/ip_forward && echo net-ok; "
+                                                                 "cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern || echo kernel-refused"}}});
+    EXPECT_EQ(sysctl.value("stdout", ""), "net-ok\nkernel-refused\n") << sysctl.dump();
     // kiln networks lists it as the default, with its chain.
     auto listed = k->cli({"networks"});
     EXPECT_EQ(listed.code, 0) << listed.err;
