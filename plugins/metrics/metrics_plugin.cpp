@@ -2,6 +2,7 @@
 // request counts and latencies and the plugins' states; it renders them, with the events it
 // counted, as Prometheus text exposition into <stateDir>/www/metrics, which kiln-metrics-server
 // serves from the plugin's container (the directory is its /srv).
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -31,10 +32,11 @@ std::string escape(const std::string& v) {
     return out;
 }
 
+// The shortest text that reads back as v.
 std::string number(double v) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
 class Text {
