@@ -261,6 +261,8 @@ private:
         deadline_.cancel();
         beast::error_code ignored;
         upstream_.close(ignored);
+        // A read of the client's may be pending (a WebSocket's): it ends before the TLS shutdown.
+        client_.next_layer().cancel(ignored);
         client_.async_shutdown([self = shared_from_this()](beast::error_code) {
             beast::error_code ignored;
             self->client_.next_layer().close(ignored);
