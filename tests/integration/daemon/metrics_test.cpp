@@ -45,8 +45,10 @@ TEST(Metrics, ServedFromItsContainerAndMatchTheCgroups) {
     while (std::chrono::steady_clock::now() < deadline) {
         text = ns.in("busybox wget -q -O - http://127.0.0.1:19464/metrics").out;
         auto restarts = sample(text, "kiln_container_restarts_total", {"pod=\"flaky\""});
+        auto heard = sample(text, "kiln_events_total", {"type=\"container.restarted\""});
         auto cpu = sample(text, "kiln_container_cpu_seconds_total", {"pod=\"busy\""});
-        if (restarts && *restarts >= 2 && cpu && *cpu > 0.2) break;
+        // The record counts a restart as it begins, the event comes once it has: wait for both.
+        if (restarts && *restarts >= 2 && heard && *heard >= 2 && cpu && *cpu > 0.2) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     std::string cg = k.cgroup_parent() + "/busy/main";
