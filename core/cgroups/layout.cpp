@@ -86,6 +86,11 @@ Layout detect_layout(const std::vector<MountInfo>& mounts) {
 
 Layout detect_layout() { return detect_layout(read_mountinfo()); }
 
+const Layout& host_layout() {
+    static const Layout layout = detect_layout();
+    return layout;
+}
+
 std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::string& text) {
     std::vector<std::pair<std::string, std::string>> out;
     std::istringstream in(text);

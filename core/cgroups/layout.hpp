@@ -40,6 +40,9 @@ struct Layout {
 // cgroup.controllers (the tests point mount points at a fake tree).
 Layout detect_layout(const std::vector<MountInfo>& mounts);
 Layout detect_layout();  // this process's view: /proc/self/mountinfo
+// detect_layout(), read once per process: for a long-running one (kilnd), whose host's cgroup
+// mounts do not change under it.
+const Layout& host_layout();
 
 // Parses /proc/<pid>/cgroup: pairs of (proc_key, path).
 std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::string& text);

@@ -394,7 +394,7 @@ void Daemon::record_request(std::string_view method, int status, std::chrono::mi
 }
 
 nlohmann::json Daemon::stats() {
-    auto layout = cgroups::detect_layout();
+    const auto& layout = cgroups::host_layout();
     nlohmann::json pods = nlohmann::json::array();
     for (const auto& r : pods_->list()) {
         auto s = pod_stats(*pods_, r, layout);

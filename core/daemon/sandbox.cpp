@@ -22,13 +22,6 @@ namespace {
 constexpr int kReportFd = 3;
 constexpr int kReadyTimeoutMs = 10000;
 
-// The host's cgroup mounts, read once: they do not change under a running kilnd, and a pod start
-// need not parse mountinfo again.
-const cgroups::Layout& host_layout() {
-    static const cgroups::Layout layout = cgroups::detect_layout();
-    return layout;
-}
-
 // Reads kiln-pause's report until it closes fd 3 (it exits right after writing).
 std::string read_report(int fd) {
     std::string out;
@@ -51,7 +44,7 @@ std::string read_report(int fd) {
 
 SandboxStarted start_sandbox(const SandboxParams& p) {
     const PodSpec& pod = *p.pod;
-    cgroups::Cgroup cg(host_layout(), p.cgroups_path, "");
+    cgroups::Cgroup cg(cgroups::host_layout(), p.cgroups_path, "");
     cg.create();
     auto join = cg.open_for_join();
 
@@ -109,7 +102,7 @@ SandboxStarted start_sandbox(const SandboxParams& p) {
 std::optional<SandboxStarted> find_sandbox(const std::string& cgroups_path) {
     std::vector<pid_t> pids;
     try {
-        pids = cgroups::Cgroup(host_layout(), cgroups_path, "").pids();
+        pids = cgroups::Cgroup(cgroups::host_layout(), cgroups_path, "").pids();
     } catch (const Error&) {
         return std::nullopt;  // no such cgroup
     }

@@ -666,7 +666,7 @@ void add_container_routes(Router& r, daemon::Daemon& d) {
     r.add_websocket("/v1/pods/{name}/containers/{container}/attach",
                     [&d](const Request& req, WebSocket& ws) { attach_websocket(d, req, ws); }, running);
     r.add("GET", "/v1/pods/{name}/stats", [&d](const Request& req) {
-        return Response::json(daemon::pod_stats(d.pods(), d.pods().get(req.param("name")), cgroups::detect_layout()));
+        return Response::json(daemon::pod_stats(d.pods(), d.pods().get(req.param("name")), cgroups::host_layout()));
     });
 }
 
