@@ -327,15 +327,30 @@ std::string encode(const ExecPlan& plan) {
     return std::move(e.out);
 }
 
-std::optional<InitPlan> decode_init_plan(std::string_view bytes) {
+namespace {
+
+// True when `bytes` is exactly one well-formed plan.
+template <class Plan>
+bool decode_whole(std::string_view bytes, Plan& plan) {
     Decoder d(bytes);
-    InitPlan plan;
+#if __cpp_exceptions
     try {
         d.value(plan);
     } catch (const std::exception&) {  // bad_alloc, length_error: malformed all the same
-        return std::nullopt;
+        return false;
     }
-    if (!d.ok() || !d.done()) return std::nullopt;
+#else
+    // kiln-init has no exceptions: its allocator ends the process when it cannot allocate.
+    d.value(plan);
+#endif
+    return d.ok() && d.done();
+}
+
+}  // namespace
+
+std::optional<InitPlan> decode_init_plan(std::string_view bytes) {
+    InitPlan plan;
+    if (!decode_whole(bytes, plan)) return std::nullopt;
     finalize_pointers(plan.process);
     for (auto& h : plan.create_container_hooks) finalize_pointers(h);
     for (auto& h : plan.start_container_hooks) finalize_pointers(h);
@@ -343,14 +358,8 @@ std::optional<InitPlan> decode_init_plan(std::string_view bytes) {
 }
 
 std::optional<ExecPlan> decode_exec_plan(std::string_view bytes) {
-    Decoder d(bytes);
     ExecPlan plan;
-    try {
-        d.value(plan);
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-    if (!d.ok() || !d.done()) return std::nullopt;
+    if (!decode_whole(bytes, plan)) return std::nullopt;
     finalize_pointers(plan.process);
     return plan;
 }
