@@ -296,9 +296,10 @@ std::vector<pid_t> Cgroup::pids() const {
     return read_pids(d->path + "/cgroup.procs");
 }
 
-bool Cgroup::populated(std::optional<Version> only) const {
+bool Cgroup::populated(std::optional<Version> only, const std::vector<std::string>& fresh) const {
     for (const auto& d : dirs_) {
         if (only && layout_.hierarchies[d.hierarchy].version != *only) continue;
+        if (std::find(fresh.begin(), fresh.end(), d.path) != fresh.end()) continue;
         if (!read_pids(d.path + "/cgroup.procs").empty()) return true;
     }
     return false;
@@ -322,6 +323,9 @@ namespace {
 // rmdir of a cgroup and, first, of every cgroup below it (a container may make its own).
 // Returns 0 or the errno of the first failure.
 int remove_tree(const std::string& path) {
+    // Most cgroups have nothing below them: the directory is read only when rmdir says it is busy.
+    if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return 0;
+    if (errno != EBUSY) return errno;
     int first_error = 0;
     if (DIR* d = ::opendir(path.c_str())) {
         while (struct dirent* e = ::readdir(d)) {

@@ -57,8 +57,9 @@ public:
     bool frozen() const;
 
     std::vector<pid_t> pids() const;
-    // Whether a directory of this cgroup (of one version, or any) holds processes.
-    bool populated(std::optional<Version> only = std::nullopt) const;
+    // Whether a directory of this cgroup (of one version, or any) holds processes. Directories
+    // in `fresh` (just made by create) are known to be empty and not read.
+    bool populated(std::optional<Version> only = std::nullopt, const std::vector<std::string>& fresh = {}) const;
     // Signals every process of the cgroup; frozen meanwhile so none forks away.
     void signal_all(int sig);
     // Removes every directory, with any cgroups below it; retries briefly while exiting tasks are

@@ -20,6 +20,15 @@ std::string Target::read(const std::string& name) const {
     return s;
 }
 
+namespace {
+
+[[noreturn]] void write_failed(const std::string& path, const std::string& value, const std::string& field, int err) {
+    std::string msg = field + ": write \"" + value + "\" to " + path + ": " + std::strerror(err);
+    throw Error(err == ENOENT ? Errc::failed_precondition : Errc::invalid_argument, msg);
+}
+
+}  // namespace
+
 void Target::write(const std::string& name, const std::string& value, const std::string& field) const {
     std::string path = file(name);
     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -30,9 +39,15 @@ void Target::write(const std::string& name, const std::string& value, const std:
         if (::write(fd, value.data(), value.size()) < 0) err = errno;
         ::close(fd);
     }
-    if (err == 0) return;
-    std::string msg = field + ": write \"" + value + "\" to " + path + ": " + std::strerror(err);
-    throw Error(err == ENOENT ? Errc::failed_precondition : Errc::invalid_argument, msg);
+    if (err) write_failed(path, value, field, err);
+}
+
+void LineWriter::write(const std::string& value, const std::string& field) {
+    if (!fd_) {
+        fd_.reset(::open(target_.file(name_).c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd_) write_failed(target_.file(name_), value, field, errno);
+    }
+    if (::write(fd_.get(), value.data(), value.size()) < 0) write_failed(target_.file(name_), value, field, errno);
 }
 
 void unsupported(const std::string& field, const std::string& why) {

@@ -7,6 +7,7 @@
 
 #include "core/cgroups/layout.hpp"
 #include "core/oci/spec.hpp"
+#include "core/sys/fd.hpp"
 
 namespace kiln::cgroups {
 
@@ -21,6 +22,19 @@ struct Target {
     // Writes `value` into `name`; on failure throws Error(invalid_argument) reading
     // "<field>: write \"<value>\" to <path>: <strerror>".
     void write(const std::string& name, const std::string& value, const std::string& field) const;
+};
+
+// A file that takes one value per write (devices.allow, io.max), opened once for several: each
+// write fails as Target::write does.
+class LineWriter {
+public:
+    LineWriter(const Target& t, std::string name) : target_(t), name_(std::move(name)) {}
+    void write(const std::string& value, const std::string& field);
+
+private:
+    const Target& target_;
+    std::string name_;
+    Fd fd_;
 };
 
 // A resource the host cannot provide, requested by the spec: the one kind of absence that is an

@@ -149,7 +149,7 @@ public:
     void make_cgroup(cgroups::Version version) {
         auto made = cgroup->create(version);
         made_.insert(made_.end(), made.begin(), made.end());
-        if (cgroup->populated(version))
+        if (cgroup->populated(version, made))
             throw Error(Errc::already_exists, "linux.cgroupsPath: the cgroup " + cgroup->paths().front() +
                                                   " already holds processes");
     }

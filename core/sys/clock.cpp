@@ -1,6 +1,8 @@
-// RFC 3339 timestamps, formatted by hand: strftime would read /etc/localtime for a UTC time.
+// RFC 3339 timestamps, formatted by hand from the C++ calendar: glibc's gmtime_r and strftime
+// read /etc/localtime the first time, even for a UTC time.
 #include "core/sys/clock.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 
@@ -9,11 +11,20 @@ namespace kiln {
 std::string rfc3339_now() {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    return rfc3339(ts);
+}
+
+std::string rfc3339(const struct timespec& ts) {
+    using namespace std::chrono;
+    sys_seconds t{seconds{ts.tv_sec}};
+    sys_days day = floor<days>(t);
+    year_month_day ymd{day};
+    hh_mm_ss<seconds> time{t - day};
     char buf[48];
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+    snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld.%09ldZ", static_cast<int>(ymd.year()),
+             static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+             static_cast<long>(time.hours().count()), static_cast<long>(time.minutes().count()),
+             static_cast<long>(time.seconds().count()), ts.tv_nsec);
     return buf;
 }
 

@@ -226,6 +226,29 @@ TEST(Cgroups, CgroupHoldingProcessesIsRefusedAndLeftAlone) {
     expect_no_leftovers(k, id);
 }
 
+TEST(Cgroups, DeleteRemovesCgroupsMadeBelowTheContainers) {
+    KILN_REQUIRE_ROOT();
+    auto layout = cgroups::detect_layout();
+    Kiln k;
+    Bundle b({"sleep", "10"});
+    std::string rel = "/kiln-it-nested-" + std::to_string(getpid());
+    b.config["linux"]["cgroupsPath"] = rel;
+    b.save();
+    std::string id = unique_id();
+    ASSERT_EQ(k({"create", "--bundle", b.dir(), id}).code, 0);
+    // What a container's own cgroup manager (systemd, a nested runtime) would make.
+    std::vector<std::string> made;
+    for (const auto& h : layout.hierarchies) {
+        std::string sub = h.mount_point + rel + "/payload/inner";
+        ASSERT_TRUE(fs::create_directories(sub)) << sub;
+        made.push_back(h.mount_point + rel);
+    }
+    ASSERT_FALSE(made.empty());
+    EXPECT_EQ(k({"delete", "--force", id}).code, 0);
+    for (const auto& dir : made) EXPECT_FALSE(fs::exists(dir)) << dir;
+    expect_no_leftovers(k, id);
+}
+
 TEST(Cgroups, MissingControllerIsAnErrorOnlyWhenAskedFor) {
     KILN_REQUIRE_ROOT();
     auto layout = cgroups::detect_layout();

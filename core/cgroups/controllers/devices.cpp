@@ -26,10 +26,10 @@ bool requested(const oci::Resources& r) { return !r.devices.empty(); }
 
 void apply(const Target& t, const oci::Resources& r) {
     if (t.version == Version::v1) {
+        LineWriter allow(t, "devices.allow"), deny(t, "devices.deny");
         for (size_t i = 0; i < r.devices.size(); ++i) {
             const auto& d = r.devices[i];
-            t.write(d.allow ? "devices.allow" : "devices.deny", v1_rule(d),
-                    "linux.resources.devices[" + std::to_string(i) + "]");
+            (d.allow ? allow : deny).write(v1_rule(d), "linux.resources.devices[" + std::to_string(i) + "]");
         }
         return;
     }
