@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/container/init_clone.hpp"
 #include "core/container/plan_codec.hpp"
 #include "core/container/sealed_init.hpp"
 #include "core/container/sync.hpp"
@@ -107,14 +108,6 @@ std::pair<Fd, Fd> sync_pair() {
     return {Fd(sv[0]), Fd(sv[1])};
 }
 
-[[noreturn]] void child_fail(int sync_fd, const char* what) noexcept {
-    char msg[256];
-    int err = errno;
-    int n = snprintf(msg, sizeof msg, "%s: %s", what, strerrordesc_np(err));
-    sync_send(sync_fd, SyncType::error, err, 0, msg, n > 0 ? static_cast<size_t>(n) : 0);
-    _exit(1);
-}
-
 // Sends `payload` with `fds` attached (SCM_RIGHTS), as one message.
 void send_with_fds(int sock, SyncType type, const std::string& payload, const std::vector<int>& fds) {
     if (fds.size() > kMaxPlanFds) throw Error(Errc::invalid_argument, "too many file descriptors for the container");
@@ -163,53 +156,23 @@ Fd unlinked_init_copy() {
 InitProcess::InitProcess(const char* mode, uint64_t flags, int cgroup_v2_dir) {
     Fd unlinked_copy = memfd_exec_allowed() ? Fd() : unlinked_init_copy();
     auto [runtime_end, child_end] = sync_pair();
-    int sync_fd = child_end.get();
-    // Everything the child touches before its execve is ready here: it then only makes
-    // system calls (no allocation between clone and exec).
-    char sync_arg[16];
-    snprintf(sync_arg, sizeof sync_arg, "%d", sync_fd);
-    char name[] = "kiln-init";
-    std::string mode_arg = mode;
-    char* argv[] = {name, mode_arg.data(), sync_arg, nullptr};
-    char* envp[] = {nullptr};
-    struct clone_args args = {};
-    args.flags = flags;
-    args.exit_signal = SIGCHLD;
-    if (cgroup_v2_dir >= 0) {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = static_cast<uint64_t>(cgroup_v2_dir);
-    }
-    long pid = sys::clone3(&args);
+    InitChildTask task;
+    task.mode = mode;
+    task.sync_fd = child_end.get();
+    task.program_fd = unlinked_copy ? unlinked_copy.get() : -1;
+    task.new_user = flags & CLONE_NEWUSER;
+    long pid = clone_init_child(task, flags, cgroup_v2_dir, stack_);
     if (pid < 0) {
         char b[20];
-        snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(args.flags));
-        throw_sys("clone3", std::string("flags 0x") + b);
-    }
-    if (pid == 0) {
-        // The copy of kiln-init is made here, in the child: the runtime goes on with the
-        // cgroups meanwhile.
-        int program = unlinked_copy ? unlinked_copy.get() : make_sealed_init();
-        if (program < 0) {
-            errno = -program;
-            child_fail(sync_fd, "copy kiln-init into a sealed memfd");
-        }
-        // In a new user namespace, an execve as an unmapped user would leave no capabilities:
-        // first the maps, then root there.
-        if (flags & CLONE_NEWUSER) {
-            if (sync_expect(sync_fd, SyncType::maps_done) < 0) _exit(1);
-            if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
-                child_fail(sync_fd, "setresuid 0 in the new user namespace (is root in linux.uidMappings?)");
-        }
-        ::fcntl(sync_fd, F_SETFD, 0);
-        ::syscall(SYS_execveat, program, "", argv, envp, AT_EMPTY_PATH);
-        child_fail(sync_fd, "execveat kiln-init");
+        snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(flags));
+        throw_sys(static_cast<int>(-pid), "clone3", std::string("flags 0x") + b);
     }
     pid_ = static_cast<pid_t>(pid);
     sock_ = std::move(runtime_end);
 }
 
 InitProcess::InitProcess(InitProcess&& other) noexcept
-    : sock_(std::move(other.sock_)), pid_(std::exchange(other.pid_, 0)) {}
+    : sock_(std::move(other.sock_)), pid_(std::exchange(other.pid_, 0)), stack_(std::move(other.stack_)) {}
 
 InitProcess::~InitProcess() { reap(); }
 

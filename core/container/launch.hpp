@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/cgroups/cgroup.hpp"
+#include "core/container/init_clone.hpp"
 #include "core/container/plan.hpp"
 #include "core/sys/fd.hpp"
 
@@ -49,6 +50,8 @@ private:
 
     Fd sock_;
     pid_t pid_ = 0;
+    // Freed after reap(): the child runs on it until its execveat.
+    InitChildStack stack_;
 };
 
 // Namespaces of `pid` that differ from the caller's, as CLONE_NEW* flags.

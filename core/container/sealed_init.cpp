@@ -3,10 +3,13 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+
+#include "core/sys/raw_syscall.hpp"
 
 // Defined by kiln_init_blob.S, which includes the built kiln-init with .incbin.
 extern "C" const char kiln_init_blob_start[];
@@ -20,14 +23,20 @@ constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 #define MFD_EXEC 0x0010U
 #endif
 
+// The child that makes the sealed copy may share the runtime's memory: no errno.
+long sc_memfd_create(const char* name, unsigned flags) { return sys::raw(SYS_memfd_create, name, flags); }
+long sc_write(int fd, const void* p, size_t n) { return sys::raw(SYS_write, fd, p, n); }
+long sc_fcntl(int fd, int cmd, long arg) { return sys::raw(SYS_fcntl, fd, cmd, arg); }
+void sc_close(int fd) { sys::raw(SYS_close, fd); }
+
 // Writes the whole program to `fd`: 0 or -errno.
 int write_program(int fd) noexcept {
     const char* p = kiln_init_blob_start;
     size_t left = embedded_init_size();
     while (left > 0) {
-        ssize_t n = ::write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return n < 0 ? -errno : -EIO;
+        long n = sc_write(fd, p, left);
+        if (n == -EINTR) continue;
+        if (n <= 0) return n < 0 ? static_cast<int>(n) : -EIO;
         p += n;
         left -= static_cast<size_t>(n);
     }
@@ -38,19 +47,19 @@ int write_program(int fd) noexcept {
 
 int make_sealed_init() noexcept {
     // Kernels since 6.3 want memfd's exec permission said out loud.
-    int fd = ::memfd_create("kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-    if (fd < 0 && errno == EINVAL) fd = ::memfd_create("kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) return -errno;
-    if (int err = write_program(fd); err < 0) {
-        ::close(fd);
+    long fd = sc_memfd_create("kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (fd == -EINVAL) fd = sc_memfd_create("kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return static_cast<int>(fd);
+    int ifd = static_cast<int>(fd);
+    if (int err = write_program(ifd); err < 0) {
+        sc_close(ifd);
         return err;
     }
-    if (::fcntl(fd, F_ADD_SEALS, kSeals) < 0) {
-        int err = errno;
-        ::close(fd);
-        return -err;
+    if (long r = sc_fcntl(ifd, F_ADD_SEALS, kSeals); r < 0) {
+        sc_close(ifd);
+        return static_cast<int>(r);
     }
-    return fd;
+    return ifd;
 }
 
 bool memfd_exec_allowed() noexcept {

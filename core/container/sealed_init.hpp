@@ -8,8 +8,9 @@
 
 namespace kiln::container {
 
-// A sealed memfd holding kiln-init: its fd (close-on-exec), or -errno. Async-signal-safe: the
-// child makes it between clone and exec, while the runtime goes on preparing.
+// A sealed memfd holding kiln-init: its fd (close-on-exec), or -errno. Async-signal-safe, and
+// leaves errno alone: the child makes it between clone and exec, in the runtime's memory, while
+// the runtime goes on preparing.
 int make_sealed_init() noexcept;
 
 // False where executable memfds are refused (vm.memfd_noexec=2, set per pid namespace).
