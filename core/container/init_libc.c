@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -408,6 +409,47 @@ const char* strerrordesc_np(int err) {
     if (err < 0 || (size_t)err >= sizeof kErrnoText / sizeof kErrnoText[0]) return NULL;
     return kErrnoText[err];
 }
+
+int strcmp(const char* a, const char* b) {
+    for (; *a && *a == *b; ++a, ++b) {
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+char* strcpy(char* restrict dst, const char* restrict src) {
+    char* d = dst;
+    while ((*d++ = *src++)) {
+    }
+    return dst;
+}
+
+void* memchr(const void* s, int c, size_t n) {
+    const unsigned char* p = s;
+    for (; n; --n, ++p)
+        if (*p == (unsigned char)c) return (void*)p;
+    return NULL;
+}
+
+// What glibc's headers define inline, called out of line when the compiler does not inline
+// (at -O0, or -Os).
+int atoi(const char* s) { return (int)strtol(s, NULL, 10); }
+
+struct cmsghdr* __cmsg_nxthdr(struct msghdr* msg, struct cmsghdr* c) {
+    if ((size_t)c->cmsg_len < sizeof(struct cmsghdr)) return NULL;
+    c = (struct cmsghdr*)((unsigned char*)c + CMSG_ALIGN(c->cmsg_len));
+    unsigned char* end = (unsigned char*)msg->msg_control + msg->msg_controllen;
+    if ((unsigned char*)(c + 1) > end || (unsigned char*)c + CMSG_ALIGN(c->cmsg_len) > end) return NULL;
+    return c;
+}
+
+dev_t gnu_dev_makedev(unsigned int major, unsigned int minor) {
+    return ((dev_t)(major & 0x00000fffu) << 8) | ((dev_t)(major & 0xfffff000u) << 32) |
+           ((dev_t)(minor & 0x000000ffu) << 0) | ((dev_t)(minor & 0xffffff00u) << 12);
+}
+unsigned int gnu_dev_major(dev_t dev) {
+    return (unsigned int)(((dev >> 8) & 0x00000fffu) | ((dev >> 32) & 0xfffff000u));
+}
+unsigned int gnu_dev_minor(dev_t dev) { return (unsigned int)((dev & 0x000000ffu) | ((dev >> 12) & 0xffffff00u)); }
 
 // ---- formatting and numbers (init_text.c)
 

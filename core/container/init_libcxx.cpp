@@ -2,6 +2,7 @@
 // init_libc.c's allocator, and the library's error paths, which without exceptions end the
 // process with a message.
 #include <cstddef>
+#include <memory>
 #include <new>
 
 extern "C" void* kiln_init_alloc(size_t n);
@@ -17,6 +18,10 @@ void operator delete(void* p, size_t n) noexcept { kiln_init_free(p, n); }
 void operator delete[](void* p, size_t n) noexcept { kiln_init_free(p, n); }
 
 namespace std {
+
+// libstdc++ declares this instantiation extern and keeps it in its library; unoptimized builds
+// call its members rather than inlining them.
+template class allocator<char>;
 
 void __throw_bad_alloc() { kiln_init_abort("out of memory"); }
 void __throw_bad_array_new_length() { kiln_init_abort("bad array length"); }
