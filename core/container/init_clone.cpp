@@ -38,13 +38,6 @@ struct ChildBlock {
 
 constexpr size_t kChildMemory = 64 * 1024;
 
-struct KernelSigaction {
-    void (*handler)(int);
-    unsigned long flags;
-    void (*restorer)();
-    uint64_t mask;
-};
-
 size_t copy_text(char* out, size_t at, size_t cap, const char* s) {
     while (*s && at + 1 < cap) out[at++] = *s++;
     return at;
@@ -86,7 +79,7 @@ int child_main(void* arg) noexcept {
     // memory the runtime is using: back to the defaults before any signal is let in.
     for (int s = 1; s <= 64; ++s) {
         if (!(b.handled_signals & (1ULL << (s - 1)))) continue;
-        KernelSigaction dfl = {SIG_DFL, 0, nullptr, 0};
+        kiln_kernel_sigaction dfl = {SIG_DFL, 0, nullptr, 0};
         sys::raw(SYS_rt_sigaction, s, &dfl, nullptr, sizeof dfl.mask);
     }
     sys::raw(SYS_rt_sigprocmask, SIG_SETMASK, &b.mask, nullptr, sizeof b.mask);
@@ -180,7 +173,7 @@ long clone_init_child(const InitChildTask& task, uint64_t flags, int cgroup_fd, 
     b->argv[1] = b->mode;
     b->argv[2] = b->sync_arg;
     for (int s = 1; s <= 64; ++s) {
-        KernelSigaction old;
+        kiln_kernel_sigaction old;
         if (sys::raw(SYS_rt_sigaction, s, nullptr, &old, sizeof old.mask) == 0 && old.handler != SIG_DFL &&
             old.handler != SIG_IGN)
             b->handled_signals |= 1ULL << (s - 1);

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "core/container/init_text.h"
+#include "core/sys/raw_syscall.h"
 
 // ---- entry point
 
@@ -87,30 +88,6 @@ __asm__(
 
 // ---- system calls
 
-static long raw_syscall(long n, long a, long b, long c, long d, long e, long f) {
-#if defined(__x86_64__)
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-#else
-    register long x8 __asm__("x8") = n;
-    register long x0 __asm__("x0") = a;
-    register long x1 __asm__("x1") = b;
-    register long x2 __asm__("x2") = c;
-    register long x3 __asm__("x3") = d;
-    register long x4 __asm__("x4") = e;
-    register long x5 __asm__("x5") = f;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
-    return x0;
-#endif
-}
-
 static int g_errno;
 
 int* __errno_location(void) { return &g_errno; }
@@ -124,12 +101,12 @@ static long check(long r) {
     return r;
 }
 
-#define SC0(n) check(raw_syscall(n, 0, 0, 0, 0, 0, 0))
-#define SC1(n, a) check(raw_syscall(n, (long)(a), 0, 0, 0, 0, 0))
-#define SC2(n, a, b) check(raw_syscall(n, (long)(a), (long)(b), 0, 0, 0, 0))
-#define SC3(n, a, b, c) check(raw_syscall(n, (long)(a), (long)(b), (long)(c), 0, 0, 0))
-#define SC4(n, a, b, c, d) check(raw_syscall(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0))
-#define SC5(n, a, b, c, d, e) check(raw_syscall(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0))
+#define SC0(n) check(kiln_raw_syscall(n, 0, 0, 0, 0, 0, 0))
+#define SC1(n, a) check(kiln_raw_syscall(n, (long)(a), 0, 0, 0, 0, 0))
+#define SC2(n, a, b) check(kiln_raw_syscall(n, (long)(a), (long)(b), 0, 0, 0, 0))
+#define SC3(n, a, b, c) check(kiln_raw_syscall(n, (long)(a), (long)(b), (long)(c), 0, 0, 0))
+#define SC4(n, a, b, c, d) check(kiln_raw_syscall(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0))
+#define SC5(n, a, b, c, d, e) check(kiln_raw_syscall(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0))
 
 long syscall(long n, ...) {
     va_list ap;
@@ -137,37 +114,34 @@ long syscall(long n, ...) {
     long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
     long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
     va_end(ap);
-    return check(raw_syscall(n, a, b, c, d, e, f));
+    return check(kiln_raw_syscall(n, a, b, c, d, e, f));
 }
 
 void _exit(int status) {
-    for (;;) raw_syscall(SYS_exit_group, status, 0, 0, 0, 0, 0);
+    for (;;) kiln_raw_syscall(SYS_exit_group, status, 0, 0, 0, 0, 0);
 }
 
 ssize_t read(int fd, void* buf, size_t n) { return SC3(SYS_read, fd, buf, n); }
 ssize_t write(int fd, const void* buf, size_t n) { return SC3(SYS_write, fd, buf, n); }
 int close(int fd) { return (int)SC1(SYS_close, fd); }
 
+// Whether open's mode argument was passed, as glibc decides it.
+static bool needs_mode(int flags) { return (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE; }
+
 int openat(int dirfd, const char* path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | __O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = needs_mode(flags) ? va_arg(ap, mode_t) : 0;
+    va_end(ap);
     return (int)SC4(SYS_openat, dirfd, path, flags, mode);
 }
 
 int open(const char* path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | __O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    return (int)SC4(SYS_openat, AT_FDCWD, path, flags, mode);
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = needs_mode(flags) ? va_arg(ap, mode_t) : 0;
+    va_end(ap);
+    return openat(AT_FDCWD, path, flags, mode);
 }
 
 int fcntl(int fd, int cmd, ...) {
@@ -260,7 +234,7 @@ int chdir(const char* path) { return (int)SC1(SYS_chdir, path); }
 int fchdir(int fd) { return (int)SC1(SYS_fchdir, fd); }
 int chroot(const char* path) { return (int)SC1(SYS_chroot, path); }
 char* getcwd(char* buf, size_t n) { return SC2(SYS_getcwd, buf, n) < 0 ? NULL : buf; }
-mode_t umask(mode_t mask) { return (mode_t)raw_syscall(SYS_umask, mask, 0, 0, 0, 0, 0); }
+mode_t umask(mode_t mask) { return (mode_t)kiln_raw_syscall(SYS_umask, mask, 0, 0, 0, 0, 0); }
 
 int mount(const char* source, const char* target, const char* type, unsigned long flags, const void* data) {
     return (int)SC5(SYS_mount, source, target, type, flags, data);
@@ -287,7 +261,7 @@ int execve(const char* path, char* const argv[], char* const envp[]) {
 }
 
 ssize_t recv(int fd, void* buf, size_t n, int flags) {
-    return check(raw_syscall(SYS_recvfrom, fd, (long)buf, (long)n, flags, 0, 0));
+    return check(kiln_raw_syscall(SYS_recvfrom, fd, (long)buf, (long)n, flags, 0, 0));
 }
 ssize_t recvmsg(int fd, struct msghdr* msg, int flags) { return SC3(SYS_recvmsg, fd, msg, flags); }
 ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) { return SC3(SYS_sendmsg, fd, msg, flags); }
@@ -492,7 +466,7 @@ void* kiln_init_alloc(size_t n) {
     if ((size_t)(g_end - g_top) < n) {
         // A new chunk, at least 1 MiB; what was left of the old one is abandoned.
         size_t chunk = n > (1u << 20) ? n : (1u << 20);
-        long p = raw_syscall(SYS_mmap, 0, (long)chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        long p = kiln_raw_syscall(SYS_mmap, 0, (long)chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p < 0 && p > -4096) kiln_init_abort("out of memory");
         g_top = (char*)p;
         g_end = g_top + chunk;

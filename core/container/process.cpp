@@ -25,6 +25,7 @@
 
 #include "core/oci/names.hpp"
 #include "core/sys/socket.hpp"
+#include "core/sys/raw_syscall.h"
 #include "core/sys/syscalls.hpp"
 
 namespace kiln::container {
@@ -232,12 +233,7 @@ int prepare_fds(int preserve_fds, InitError* e) noexcept {
 void reset_signals() noexcept {
     // The raw calls: glibc's wrappers skip the two signals it keeps for itself (32 and 33), which
     // a parent's posix_spawn leaves ignored, and an ignored signal stays ignored across execve.
-    struct {
-        void (*handler)(int);
-        unsigned long flags;
-        void (*restorer)();
-        uint64_t mask;
-    } dfl = {SIG_DFL, 0, nullptr, 0};
+    kiln_kernel_sigaction dfl = {SIG_DFL, 0, nullptr, 0};
     for (int s = 1; s <= 64; ++s)
         if (s != SIGKILL && s != SIGSTOP) ::syscall(SYS_rt_sigaction, s, &dfl, nullptr, sizeof dfl.mask);
     uint64_t none = 0;
