@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -254,6 +255,25 @@ std::string Runtime::status(const ContainerDir* dir, const Record& r) {
     return "running";
 }
 
+namespace {
+
+// A detached copy of an idmap mount's source, idmapped through `userns`, for init to move into
+// place. Made here with the host's privileges: init in a user namespace has none over the
+// source's filesystem.
+Fd idmapped_tree(const MountStep& m, int userns) {
+    Fd tree(sys::open_tree(AT_FDCWD, m.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m.recursive ? AT_RECURSIVE : 0)));
+    if (!tree) throw_sys("open_tree", m.field + ": " + m.source);
+    struct mount_attr attr = {};
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = static_cast<uint64_t>(userns);
+    if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | (m.idmap_recursive ? AT_RECURSIVE : 0), &attr) < 0)
+        throw Error(errno == EPERM ? Errc::failed_precondition : Errc::invalid_argument,
+                    m.field + ": idmap `" + m.source + "`: " + std::strerror(errno));
+    return tree;
+}
+
+}  // namespace
+
 Runtime::Created Runtime::create(const CreateOptions& o) {
     validate_id(o.id);
     check_preserve_fds(o.preserve_fds);
@@ -301,14 +321,31 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
     if (plan.rootfs.propagation & MS_SHARED) plan.rootfs.parent_mount = mount_holding(plan.rootfs.rootfs);
     if (!o.no_new_keyring) plan.session_keyring = o.id;
     std::vector<Fd> idmap_fds;
+    bool joins_mount_ns = std::any_of(plan.ns.joins.begin(), plan.ns.joins.end(),
+                                      [](const NamespaceJoin& j) { return j.flag == CLONE_NEWNS; });
     for (size_t i = 0; i < plan.rootfs.mounts.size(); ++i) {
         MountStep& m = plan.rootfs.mounts[i];
         if (!m.idmap) continue;
-        // The mount's own mappings, or else the container's.
+        // The mount's own mappings, or else the container's: those of its new user namespace,
+        // or the user namespace it joins (a pod's).
         const auto& sm = spec.mounts[i];
-        idmap_fds.push_back(sm.uid_mappings.empty() ? make_userns(plan.ns.uid_map, plan.ns.gid_map)
-                                                    : make_userns(map_text(sm.uid_mappings), map_text(sm.gid_mappings)));
-        m.idmap_userns_fd = idmap_fds.back().get();
+        if (!sm.uid_mappings.empty()) {
+            idmap_fds.push_back(make_userns(map_text(sm.uid_mappings), map_text(sm.gid_mappings)));
+        } else if (plan.ns.new_user()) {
+            idmap_fds.push_back(make_userns(plan.ns.uid_map, plan.ns.gid_map));
+        } else {
+            auto joined = std::find_if(plan.ns.joins.begin(), plan.ns.joins.end(),
+                                       [](const NamespaceJoin& j) { return j.flag == CLONE_NEWUSER; });
+            Fd userns(::open(joined->path.c_str(), O_RDONLY | O_CLOEXEC));
+            if (!userns) throw_sys("open", m.field + ": the user namespace " + joined->path);
+            idmap_fds.push_back(std::move(userns));
+        }
+        if (joins_mount_ns) {
+            m.idmap_userns_fd = idmap_fds.back().get();
+        } else {
+            idmap_fds.push_back(idmapped_tree(m, idmap_fds.back().get()));
+            m.tree_fd = idmap_fds.back().get();
+        }
     }
     std::string fifo_path = dir.file("exec.fifo");
     if (::mkfifo(fifo_path.c_str(), 0600) < 0) throw_sys("mkfifo", fifo_path);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -123,8 +124,9 @@ MountStep build_mount(const oci::Mount& m, size_t index, const PlanInputs& in, c
     if (o.idmap) {
         if (m.uid_mappings.empty() != m.gid_mappings.empty())
             invalid(step.field + ": uidMappings and gidMappings go together");
-        if (m.uid_mappings.empty() && !ns.new_user())
-            invalid(step.field + ".options: idmap without mappings needs the container's own user namespace");
+        bool joins_user = std::any_of(ns.joins.begin(), ns.joins.end(), [](const NamespaceJoin& j) { return j.flag == CLONE_NEWUSER; });
+        if (m.uid_mappings.empty() && !ns.new_user() && !joins_user)
+            invalid(step.field + ".options: idmap without mappings needs a user namespace for the container (a new one, or one joined by path)");
     }
     return step;
 }

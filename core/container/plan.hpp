@@ -72,6 +72,11 @@ struct MountStep {
     bool idmap = false;
     bool idmap_recursive = false;
     int idmap_userns_fd = -1;
+    // The idmapped tree made by the runtime (open_tree + mount_setattr), which init moves into
+    // place: making it needs CAP_SYS_ADMIN over the source's filesystem, which init in a user
+    // namespace lacks. -1: init makes it from idmap_userns_fd (when it joins a mount namespace,
+    // where the source path is that namespace's).
+    int tree_fd = -1;
     std::string data;
     bool cgroup_tree = false;  // type "cgroup" on a v1 or hybrid host: tmpfs plus one mount per hierarchy
     bool tmpcopyup = false;    // a tmpfs that starts with a copy of the directory it covers

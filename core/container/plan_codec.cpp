@@ -184,6 +184,7 @@ KILN_PLAN_FIELDS(MountStep) {
     v.value(s.idmap);
     v.value(s.idmap_recursive);
     v.value(s.idmap_userns_fd);
+    v.value(s.tree_fd);
     v.value(s.data);
     v.value(s.cgroup_tree);
     v.value(s.tmpcopyup);

@@ -33,7 +33,10 @@ std::vector<int*> fd_slots(InitPlan& plan) {
     add(plan.start_fd);
     add(plan.console_socket);
     for (auto& j : plan.ns.joins) add(j.fd);
-    for (auto& m : plan.rootfs.mounts) add(m.idmap_userns_fd);
+    for (auto& m : plan.rootfs.mounts) {
+        add(m.idmap_userns_fd);
+        add(m.tree_fd);
+    }
     for (auto& fd : plan.cgroup_tasks) add(fd);
     return out;
 }

@@ -234,12 +234,15 @@ int mount_step(Os& os, int rootfd, const MountStep& m, const RootfsPlan& plan, I
 
     if (m.bind) {
         if (m.idmap) {
-            unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m.recursive ? AT_RECURSIVE : 0);
-            OsFd tree(os, os.open_tree(AT_FDCWD, m.source.c_str(), tree_flags));
-            if (tree.get() < 0) return init_fail(e, errno, "%s: open_tree `%s`", m.field.c_str(), m.source.c_str());
-            unsigned attr_flags = AT_EMPTY_PATH | (m.idmap_recursive ? AT_RECURSIVE : 0);
-            if (os.mount_setattr(tree.get(), "", attr_flags, MOUNT_ATTR_IDMAP, 0, 0, m.idmap_userns_fd) < 0)
-                return init_fail(e, errno, "%s: idmap `%s`", m.field.c_str(), m.source.c_str());
+            OsFd tree(os, m.tree_fd);
+            if (tree.get() < 0) {
+                unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m.recursive ? AT_RECURSIVE : 0);
+                tree.reset(os.open_tree(AT_FDCWD, m.source.c_str(), tree_flags));
+                if (tree.get() < 0) return init_fail(e, errno, "%s: open_tree `%s`", m.field.c_str(), m.source.c_str());
+                unsigned attr_flags = AT_EMPTY_PATH | (m.idmap_recursive ? AT_RECURSIVE : 0);
+                if (os.mount_setattr(tree.get(), "", attr_flags, MOUNT_ATTR_IDMAP, 0, 0, m.idmap_userns_fd) < 0)
+                    return init_fail(e, errno, "%s: idmap `%s`", m.field.c_str(), m.source.c_str());
+            }
             if (os.move_mount(tree.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return init_fail(e, errno, "%s: move_mount `%s` to `%s`", m.field.c_str(), m.source.c_str(), dest);
         } else if (os.mount(m.source.c_str(), tp.c_str(), nullptr, MS_BIND | (m.recursive ? MS_REC : 0), nullptr) < 0) {

@@ -234,6 +234,22 @@ std::string unique_id() {
     return "kt-" + name + "-" + std::to_string(getpid()) + "-" + std::to_string(n++);
 }
 
+void remove_namespace(nlohmann::json& config, const std::string& type) {
+    auto& ns = config["linux"]["namespaces"];
+    for (size_t i = 0; i < ns.size(); ++i)
+        if (ns[i]["type"] == type) {
+            ns.erase(i);
+            return;
+        }
+}
+
+void set_namespace(nlohmann::json& config, const std::string& type, const std::string& path) {
+    remove_namespace(config, type);
+    nlohmann::json entry = {{"type", type}};
+    if (!path.empty()) entry["path"] = path;
+    config["linux"]["namespaces"].push_back(entry);
+}
+
 void expect_no_leftovers(const Kiln& k, const std::string& id) {
     EXPECT_FALSE(fs::exists(k.root() + "/" + id)) << "state directory of " << id << " left behind";
     // Any directory named after the container in any hierarchy.

@@ -81,6 +81,10 @@ std::string unique_id();
 // no process whose cgroup names it.
 void expect_no_leftovers(const Kiln& k, const std::string& id);
 
+// linux.namespaces of a config: an entry removed, or set (new, or joined when `path` is given).
+void remove_namespace(nlohmann::json& config, const std::string& type);
+void set_namespace(nlohmann::json& config, const std::string& type, const std::string& path = "");
+
 // The fds process `pid` has open, in order, each as "<fd> <what it points to>".
 std::vector<std::string> open_fds(pid_t pid);
 

@@ -226,5 +226,68 @@ TEST(Mounts, IdmappedBindMount) {
     expect_no_leftovers(k, id);
 }
 
+TEST(Mounts, IdmapWithoutMappingsFollowsTheJoinedUserNamespace) {
+    KILN_REQUIRE_ROOT();
+    Kiln k;
+    // A holder of a user namespace mapping 0-65535 to 310000-375535, which the container joins
+    // (as a pod's containers join their sandbox's).
+    Bundle holder({"sleep", "100"}, true);
+    set_namespace(holder.config, "user");
+    holder.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 310000}, {"size", 65536}}};
+    holder.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 310000}, {"size", 65536}}};
+    ASSERT_EQ(sh("chown -R 310000:310000 " + holder.rootfs()).code, 0);
+    holder.save();
+    std::string hid = unique_id();
+    ASSERT_EQ(k({"run", "-d", "--bundle", holder.dir(), hid}).code, 0);
+    int pid = k.state(hid)["pid"];
+
+    TempDir data;
+    chmod(data.path().c_str(), 0755);
+    std::ofstream(data.path() + "/roots") << "x";
+    std::ofstream(data.path() + "/sevens") << "x";
+    ASSERT_EQ(chown((data.path() + "/sevens").c_str(), 7, 7), 0);
+    Bundle b({"sh", "-c", "stat -c %u:%g /data/roots /data/sevens /plain/roots && touch /data/made"}, true);
+    ASSERT_EQ(sh("chown -R 310000:310000 " + b.rootfs()).code, 0);
+    set_namespace(b.config, "user", "/proc/" + std::to_string(pid) + "/ns/user");
+    add_mount(b.config, "/data", "bind", data.path(), {"rbind", "idmap"});
+    add_mount(b.config, "/plain", "bind", data.path(), {"rbind"});
+    b.save();
+    std::string id = unique_id();
+    Result r = k.run(b, id);
+    EXPECT_EQ(k({"delete", "--force", hid}).code, 0);
+    if (r.code != 0 && r.err.find("idmap") != std::string::npos && r.err.find("Invalid argument") != std::string::npos)
+        GTEST_SKIP() << "this filesystem does not support idmapped mounts: " << r.err;
+    ASSERT_EQ(r.code, 0) << r.err;
+    // Through the idmapped mount the files show their owners on disk; the plain bind shows the
+    // host's root as nobody. What the container's root writes is root's on disk.
+    EXPECT_EQ(r.out, "0:0\n7:7\n65534:65534\n");
+    EXPECT_EQ(sh("stat -c %u:%g " + data.path() + "/made").out, "0:0\n");
+    expect_no_leftovers(k, id);
+    expect_no_leftovers(k, hid);
+}
+
+TEST(Mounts, IdmapWithoutMappingsFollowsTheContainersOwnUserNamespace) {
+    KILN_REQUIRE_ROOT();
+    Kiln k;
+    TempDir data;
+    chmod(data.path().c_str(), 0755);
+    std::ofstream(data.path() + "/roots") << "x";
+    Bundle b({"sh", "-c", "stat -c %u:%g /data/roots && touch /data/made"}, true);
+    set_namespace(b.config, "user");
+    b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 320000}, {"size", 65536}}};
+    b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 320000}, {"size", 65536}}};
+    ASSERT_EQ(sh("chown -R 320000:320000 " + b.rootfs()).code, 0);
+    add_mount(b.config, "/data", "bind", data.path(), {"bind", "idmap"});
+    b.save();
+    std::string id = unique_id();
+    Result r = k.run(b, id);
+    if (r.code != 0 && r.err.find("idmap") != std::string::npos && r.err.find("Invalid argument") != std::string::npos)
+        GTEST_SKIP() << "this filesystem does not support idmapped mounts: " << r.err;
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "0:0\n");
+    EXPECT_EQ(sh("stat -c %u:%g " + data.path() + "/made").out, "0:0\n");
+    expect_no_leftovers(k, id);
+}
+
 }  // namespace
 }  // namespace kiln::testing

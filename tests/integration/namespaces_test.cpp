@@ -19,22 +19,6 @@ std::string host_ns(const std::string& name) {
     return std::to_string(st.st_ino);
 }
 
-void remove_namespace(nlohmann::json& config, const std::string& type) {
-    auto& ns = config["linux"]["namespaces"];
-    for (size_t i = 0; i < ns.size(); ++i)
-        if (ns[i]["type"] == type) {
-            ns.erase(i);
-            return;
-        }
-}
-
-void set_namespace(nlohmann::json& config, const std::string& type, const std::string& path = "") {
-    remove_namespace(config, type);
-    nlohmann::json entry = {{"type", type}};
-    if (!path.empty()) entry["path"] = path;
-    config["linux"]["namespaces"].push_back(entry);
-}
-
 // Prints "name inode" for each namespace of the container's process.
 const char* kListNamespaces =
     "for n in net ipc uts pid mnt cgroup time user; do echo $n $(stat -L -c %i /proc/self/ns/$n); done";

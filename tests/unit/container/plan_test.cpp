@@ -490,7 +490,10 @@ TEST_F(PlanTest, IdmapWithoutMappingsNeedsAUserNamespace) {
     make_dirs(bundle / "data");
     add_mount("/data", "bind", "data", {"rbind", "idmap"});
     EXPECT_TRUE(starts_with(plan_error(), "mounts[0].options: idmap without mappings")) << plan_error();
-    spec.linux->namespaces.push_back({"user", ""});
+    // A user namespace joined by path will do (a pod's, which its containers join).
+    spec.linux->namespaces.push_back({"user", "/proc/1/ns/user"});
+    EXPECT_TRUE(plan().rootfs.mounts[0].idmap);
+    spec.linux->namespaces.back() = {"user", ""};
     InitPlan p = plan();
     EXPECT_TRUE(p.rootfs.mounts[0].idmap);
     spec.mounts[0].uid_mappings = {{0, 1000, 1}};
