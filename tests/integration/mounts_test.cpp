@@ -204,6 +204,11 @@ TEST(Mounts, ReadOnlyRootAndNoPivot) {
     expect_no_leftovers(k, id);
 }
 
+// The temp directory's filesystem refuses idmapped mounts (mount_setattr: EINVAL).
+bool idmap_unsupported(const Result& r) {
+    return r.code != 0 && r.err.find("idmap") != std::string::npos && r.err.find("Invalid argument") != std::string::npos;
+}
+
 TEST(Mounts, IdmappedBindMount) {
     KILN_REQUIRE_ROOT();
     Kiln k;
@@ -218,8 +223,7 @@ TEST(Mounts, IdmappedBindMount) {
     b.save();
     std::string id = unique_id();
     Result r = k.run(b, id);
-    if (r.code != 0 && r.err.find("idmap") != std::string::npos && r.err.find("Invalid argument") != std::string::npos)
-        GTEST_SKIP() << "this filesystem does not support idmapped mounts: " << r.err;
+    if (idmap_unsupported(r)) GTEST_SKIP() << "this filesystem does not support idmapped mounts: " << r.err;
     ASSERT_EQ(r.code, 0) << r.err;
     // As in a user namespace's maps: an id on disk (containerID) shows as its hostID.
     EXPECT_EQ(trim(r.out), "1003:1004");
@@ -255,8 +259,7 @@ TEST(Mounts, IdmapWithoutMappingsFollowsTheJoinedUserNamespace) {
     std::string id = unique_id();
     Result r = k.run(b, id);
     EXPECT_EQ(k({"delete", "--force", hid}).code, 0);
-    if (r.code != 0 && r.err.find("idmap") != std::string::npos && r.err.find("Invalid argument") != std::string::npos)
-        GTEST_SKIP() << "this filesystem does not support idmapped mounts: " << r.err;
+    if (idmap_unsupported(r)) GTEST_SKIP() << "this filesystem does not support idmapped mounts: " << r.err;
     ASSERT_EQ(r.code, 0) << r.err;
     // Through the idmapped mount the files show their owners on disk; the plain bind shows the
     // host's root as nobody. What the container's root writes is root's on disk.
@@ -281,8 +284,7 @@ TEST(Mounts, IdmapWithoutMappingsFollowsTheContainersOwnUserNamespace) {
     b.save();
     std::string id = unique_id();
     Result r = k.run(b, id);
-    if (r.code != 0 && r.err.find("idmap") != std::string::npos && r.err.find("Invalid argument") != std::string::npos)
-        GTEST_SKIP() << "this filesystem does not support idmapped mounts: " << r.err;
+    if (idmap_unsupported(r)) GTEST_SKIP() << "this filesystem does not support idmapped mounts: " << r.err;
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(r.out, "0:0\n");
     EXPECT_EQ(sh("stat -c %u:%g " + data.path() + "/made").out, "0:0\n");
