@@ -185,6 +185,9 @@ json container_config(const ContainerParams& p) {
         if (source.empty()) invalid("containers." + c.name + ".volumeMounts: no volume \"" + vm.name + "\"");
         json opts = {"rbind", "rprivate"};
         if (ro) opts.push_back("ro");
+        // Without mappings of its own the mount follows the user namespace the container joins.
+        if (std::find(p.idmapped_volumes.begin(), p.idmapped_volumes.end(), vm.name) != p.idmapped_volumes.end())
+            opts.push_back("idmap");
         mounts.push_back({{"destination", vm.path}, {"type", "bind"}, {"source", source}, {"options", opts}});
     }
 

@@ -29,6 +29,9 @@ struct ContainerParams {
     std::string cgroups_path;
     // Host directory of each volume of the pod, by name.
     std::vector<std::pair<std::string, std::string>> volume_dirs;
+    // Volumes bound idmapped through the pod's user namespace (its hostPath volumes, where
+    // their filesystem allows), so that their files keep their owners inside.
+    std::vector<std::string> idmapped_volumes;
     // The pod's /etc/resolv.conf and /etc/hosts (host files, bind-mounted); empty: the image's.
     std::string resolv_conf, hosts;
 };

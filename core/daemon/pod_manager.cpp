@@ -33,6 +33,7 @@
 #include "core/sys/mountinfo.hpp"
 #include "core/sys/proc.hpp"
 #include "core/sys/spawn.hpp"
+#include "core/sys/syscalls.hpp"
 
 namespace kiln::daemon {
 namespace {
@@ -59,6 +60,17 @@ void unmount(const std::string& path) {
 
 // /proc/PID/uid_map and gid_map text from {"uidMappings", "gidMappings"}; invalid_argument
 // naming the isolator's field when a mapping is not three counts.
+// Whether `path`'s filesystem can be idmapped through `userns`: a detached copy of it is made
+// idmapped, then dropped.
+bool idmap_supported(const std::string& path, int userns) {
+    Fd tree(sys::open_tree(AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (!tree) return false;
+    struct mount_attr attr = {};
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = static_cast<uint64_t>(userns);
+    return sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr) == 0;
+}
+
 std::pair<std::string, std::string> userns_maps(const json& userns) {
     auto text = [&](const char* key) {
         std::string out;
@@ -470,11 +482,14 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
                 if (::chown(d.c_str(), uid, gid) < 0) throw_sys("chown", d);
         }
         mkdir_all(dir + "/rootfs", 0755);
+        Fd userns;
+        if (pod.rec.userns.is_object()) {
+            userns.reset(::open(("/proc/" + std::to_string(pod.rec.sandbox.pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+            if (userns.get() < 0) throw_sys("open", "the sandbox's user namespace");
+        }
         if (!is_mounted(dir + "/rootfs")) {
-            if (pod.rec.userns.is_object()) {
+            if (userns) {
                 // The pod's user namespace: its root owns the image's files.
-                Fd userns(::open(("/proc/" + std::to_string(pod.rec.sandbox.pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
-                if (userns.get() < 0) throw_sys("open", "the sandbox's user namespace");
                 image::RootfsIdmap idmap{userns.get(), static_cast<uid_t>(host_root(pod.rec.userns["uidMappings"])),
                                          static_cast<gid_t>(host_root(pod.rec.userns["gidMappings"]))};
                 image::mount_rootfs(image.lower_dirs, dir + "/upper", dir + "/work", dir + "/rootfs", &idmap);
@@ -502,6 +517,14 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
                     throw_sys("chown", host);
             }
             cp.volume_dirs.emplace_back(v.name, host);
+            if (userns && v.kind == Volume::Kind::host) {
+                if (idmap_supported(host, userns.get()))
+                    cp.idmapped_volumes.push_back(v.name);
+                else
+                    log::warn("pod " + spec.name + ": volume " + v.name + ": " + host +
+                              " cannot be idmapped (its filesystem does not support it): inside the pod its files "
+                              "show as the overflow id (nobody)");
+            }
         }
         std::string etc = paths_.pod(spec.name) + "/etc";
         if (path_exists(etc + "/hosts")) {

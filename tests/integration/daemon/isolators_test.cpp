@@ -233,6 +233,20 @@ TEST(Isolators, UsernsPutsThePodInARangeOfHostIdsOfItsOwn) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_EQ(sh("cat " + k.dir() + "/state/pods/uv/volumes/data/file").out, "kept\n");
     EXPECT_EQ(sh("stat -c '%a %u' " + k.dir() + "/state/pods/uv").out, "700 231072\n");
+    // A hostPath volume is idmapped through the pod's user namespace: its files keep their owners
+    // inside, and what the pod's root writes there is the host's root's.
+    std::string host = k.dir() + "/hostvol";
+    ASSERT_EQ(sh("mkdir -m 755 " + host + " && echo x > " + host + "/roots && echo x > " + host +
+                 "/sevens && chown 7:7 " + host + "/sevens").code, 0);
+    json hp = simple_pod("uh", {"sh", "-c", "stat -c %u:%g /h/roots /h/sevens > /h/seen.tmp && mv /h/seen.tmp /h/seen && sleep 1000"});
+    hp["isolators"] = iso;
+    hp["volumes"] = json::array({{{"name", "h"}, {"hostPath", host}}});
+    hp["containers"][0]["volumeMounts"] = json::array({{{"name", "h"}, {"path", "/h"}}});
+    ASSERT_EQ(k.client().request("POST", "/v1/pods", hp).status, 201);
+    for (int i = 0; i < 100 && sh("cat " + host + "/seen 2>/dev/null").out.empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(sh("cat " + host + "/seen").out, "0:0\n7:7\n");
+    EXPECT_EQ(sh("stat -c %u:%g " + host + "/seen").out, "0:0\n");
     // A pod may not lay out its own range.
     json own = simple_pod("u6", {"sleep", "10"});
     own["isolators"] = json::array({{{"name", "userns"}, {"config", {{"first", 65536}}}}});
