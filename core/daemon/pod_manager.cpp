@@ -560,56 +560,14 @@ PodManager::ExecOutput PodManager::exec(const std::string& pod_name, const std::
     ContainerStatus st = this->container(pod_name, container);  // not_found naming it
     if (st.state != State::running || !st.pid) precondition("container " + pod_name + "/" + container + " is not running");
     if (argv.empty()) invalid("exec: the command is empty");
-    int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) < 0 || ::pipe2(out, O_CLOEXEC) < 0 || ::pipe2(err, O_CLOEXEC) < 0) throw_sys("pipe2", "exec");
-    Fd in_r(in[0]), in_w(in[1]), out_r(out[0]), out_w(out[1]), err_r(err[0]), err_w(err[1]);
     std::vector<std::string> args{paths_.runtime_binary, "--root", paths_.runtime_root(), "exec",
                                   runtime_id(pod_name, container)};
     args.insert(args.end(), argv.begin(), argv.end());
-    SpawnOptions so;
-    so.stdio_fds[0] = in_r.get();
-    so.stdio_fds[1] = out_w.get();
-    so.stdio_fds[2] = err_w.get();
-    pid_t pid = spawn(args, so);
-    in_r.reset();
-    out_w.reset();
-    err_w.reset();
+    Captured c = run_captured(args, input, kMaxOutput);
     ExecOutput result;
-    std::size_t written = 0;
-    if (input.empty()) in_w.reset();
-    ::fcntl(in_w ? in_w.get() : -1, F_SETFL, O_NONBLOCK);
-    while (out_r || err_r) {
-        struct pollfd p[3];
-        int n = 0;
-        if (out_r) p[n++] = {out_r.get(), POLLIN, 0};
-        if (err_r) p[n++] = {err_r.get(), POLLIN, 0};
-        if (in_w) p[n++] = {in_w.get(), POLLOUT, 0};
-        if (::poll(p, static_cast<nfds_t>(n), -1) < 0) {
-            if (errno == EINTR) continue;
-            throw_sys("poll", "exec");
-        }
-        for (int i = 0; i < n; ++i) {
-            if (!p[i].revents) continue;
-            if (in_w && p[i].fd == in_w.get()) {
-                ssize_t w = ::write(in_w.get(), input.data() + written, input.size() - written);
-                if (w > 0) written += static_cast<std::size_t>(w);
-                if (w < 0 && errno != EAGAIN) in_w.reset();
-                if (written == input.size()) in_w.reset();
-                continue;
-            }
-            Fd& fd = out_r && p[i].fd == out_r.get() ? out_r : err_r;
-            std::string& into = &fd == &out_r ? result.out : result.err;
-            char buf[16384];
-            ssize_t r = ::read(fd.get(), buf, sizeof buf);
-            if (r <= 0) {
-                if (r < 0 && errno == EINTR) continue;
-                fd.reset();
-            } else if (into.size() < kMaxOutput) {
-                into.append(buf, std::min<std::size_t>(static_cast<std::size_t>(r), kMaxOutput - into.size()));
-            }
-        }
-    }
-    result.exit_code = wait_child(pid);
+    result.exit_code = c.exit_code;
+    result.out = std::move(c.out);
+    result.err = std::move(c.err);
     return result;
 }
 

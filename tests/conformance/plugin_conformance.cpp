@@ -19,8 +19,6 @@
 // points it at host paths. Prints "ok ..." or "FAIL ...: why" per check; exits 1 if any failed.
 #include <fcntl.h>
 #include <sched.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -33,6 +31,7 @@
 #include "core/daemon/plugin_host.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/log.hpp"
+#include "core/sys/spawn.hpp"
 
 using namespace kiln;
 using nlohmann::json;
@@ -65,57 +64,16 @@ json sample_spec() {
 }
 
 // Runs argv (PATH searched), `input` on its stdin: exit code, stdout, stderr.
-std::tuple<int, std::string, std::string> spawn(const std::vector<std::string>& argv, const std::string& input = "") {
-    int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC)) return {-1, "", "pipe failed"};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid;
-    int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(in[0]);
-    ::close(out[1]);
-    ::close(err[1]);
-    if (rc != 0) {
-        ::close(in[1]);
-        ::close(out[0]);
-        ::close(err[0]);
-        return {-1, "", argv[0] + ": cannot run it"};
+std::tuple<int, std::string, std::string> run_program(const std::vector<std::string>& argv, const std::string& input = "") {
+    try {
+        Captured c = run_captured(argv, input, 4 << 20, true);
+        return {c.exit_code, c.out, c.err};
+    } catch (const std::exception& e) {
+        return {-1, "", argv[0] + ": cannot run it: " + e.what()};
     }
-    std::thread writer([&] {
-        std::size_t off = 0;
-        while (off < input.size()) {
-            ssize_t n = ::write(in[1], input.data() + off, input.size() - off);
-            if (n <= 0) break;
-            off += static_cast<std::size_t>(n);
-        }
-        ::close(in[1]);
-    });
-    std::string o, e;
-    std::thread err_reader([&] {
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::read(err[0], buf, sizeof buf)) > 0) e.append(buf, n);
-    });
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(out[0], buf, sizeof buf)) > 0) o.append(buf, n);
-    err_reader.join();
-    writer.join();
-    ::close(out[0]);
-    ::close(err[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), o, e};
 }
 
-std::string sh(const std::string& command) { return std::get<1>(spawn({"sh", "-c", command})); }
+std::string sh(const std::string& command) { return std::get<1>(run_program({"sh", "-c", command})); }
 
 // The network suite: see the top of this file.
 void network_suite(daemon::PluginHost& host, const std::string& id, const json& network_config,
@@ -263,7 +221,7 @@ int main(int argc, char** argv) {
             return 77;
         }
         // This thread, and every one it starts, in a namespace that stands for the host's.
-        if (std::get<0>(spawn({"ip", "netns", "add", netns_tag})) != 0) {
+        if (std::get<0>(run_program({"ip", "netns", "add", netns_tag})) != 0) {
             std::cout << "FAIL ip netns add " << netns_tag << "\n";
             return 1;
         }
@@ -295,7 +253,7 @@ int main(int argc, char** argv) {
         // No plugin container here: exec runs on the host, in this namespace.
         host.set_container_hooks({[](const daemon::PluginManifest&) {},
                                   [](const daemon::PluginManifest&, const std::vector<std::string>& argv,
-                                     const std::string& input) { return spawn(argv, input); }});
+                                     const std::string& input) { return run_program(argv, input); }});
         try {
             host.start();
         } catch (const Error& e) {
@@ -373,6 +331,6 @@ int main(int argc, char** argv) {
         check(!after || after->state != daemon::PluginState::started, "stops");
     }
     std::filesystem::remove_all(tmp);
-    if (m.kind == "network") spawn({"ip", "netns", "del", netns_tag});
+    if (m.kind == "network") run_program({"ip", "netns", "del", netns_tag});
     return failures ? 1 : 0;
 }
