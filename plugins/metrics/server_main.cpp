@@ -1,24 +1,29 @@
 // kiln-metrics-server DIR: serves DIR/metrics (Prometheus text exposition, written by the
 // metrics plugin) at GET /metrics, on the address DIR/listen names ("ADDRESS:PORT"), which it
-// reads every second and binds again when it changes. One connection at a time, each closed
-// after its answer: a scrape is one request.
+// reads every second and binds again when it changes. Each connection has a thread of its own
+// (at most kMaxConnections at once) and 2 s for its one request, and is closed after its answer:
+// a client that sends nothing holds up no one else's scrape.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
-
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 namespace {
+
+constexpr int kMaxConnections = 32;
+std::atomic<int> g_connections{0};
 
 std::string slurp(const std::string& path) {
     std::ifstream in(path);
@@ -127,7 +132,17 @@ int main(int argc, char** argv) {
         if (::poll(&p, 1, 1000) <= 0) continue;
         int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) continue;
-        answer(fd, dir);
-        ::close(fd);
+        if (g_connections.fetch_add(1) >= kMaxConnections) {
+            // Busy: answered here, which holds the next accept for 2 s at most.
+            answer(fd, dir);
+            ::close(fd);
+            g_connections.fetch_sub(1);
+            continue;
+        }
+        std::thread([fd, dir] {
+            answer(fd, dir);
+            ::close(fd);
+            g_connections.fetch_sub(1);
+        }).detach();
     }
 }

@@ -78,6 +78,26 @@ TEST(Metrics, ServedFromItsContainerAndMatchTheCgroups) {
     // Every family is declared before its samples, as the exposition format asks.
     EXPECT_NE(text.find("# TYPE kiln_container_cpu_seconds_total counter"), std::string::npos);
     EXPECT_NE(text.find("# TYPE kiln_api_request_duration_seconds histogram"), std::string::npos);
+    // Clients that connect and send nothing hold up no one else's scrape: it is answered while
+    // they are still connected (a server taking one connection at a time would answer it only
+    // after it had timed them out).
+    std::string concurrent = ns.in(
+        "python3 -c \"import socket\n"
+        "idle = [socket.create_connection(('127.0.0.1', 19464)) for _ in range(3)]\n"
+        "s = socket.create_connection(('127.0.0.1', 19464))\n"
+        "s.sendall(b'GET /metrics HTTP/1.0\\r\\n\\r\\n')\n"
+        "data = b''\n"
+        "while True:\n"
+        "    b = s.recv(65536)\n"
+        "    if not b: break\n"
+        "    data += b\n"
+        "still = 0\n"
+        "for c in idle:\n"
+        "    c.setblocking(False)\n"
+        "    try: c.recv(1)\n"
+        "    except BlockingIOError: still += 1\n"
+        "print(data.startswith(b'HTTP/1.1 200'), still)\"").out;
+    EXPECT_EQ(concurrent, "True 3\n");
     // Other paths are not found, and the port is the configured one only.
     EXPECT_NE(ns.in("busybox wget -q -O - http://127.0.0.1:19464/other").code, 0);
     EXPECT_NE(ns.in("busybox wget -q -T 2 -O - http://127.0.0.1:9464/metrics").code, 0);
