@@ -5,7 +5,9 @@
 // its scopes, then it goes to kilnd with `Connection: close` and everything after (the answer,
 // a log or event stream, a WebSocket session) is relayed byte for byte until either side ends.
 // CONFIG (JSON, written by the plugin) is read at start; when it changes the gateway exits, and
-// its container's restart policy starts it again on the new one.
+// its container's restart policy starts it again on the new one. Sessions run on a few threads,
+// each on a strand of its own: a pod lookup kilnd is slow to answer holds up one thread, not
+// every client.
 #include <sys/stat.h>
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include <iostream>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -58,23 +61,36 @@ std::int64_t mtime(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 ? st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec : -1;
 }
 
-// The pod as GET /v1/pods/{pod} answers it, asked of kilnd (5 s at most); none when kilnd has
-// no such pod (it then answers the request itself). Throws when kilnd does not answer: the
-// request is refused then, not let through unchecked.
+// The pod as GET /v1/pods/{pod} answers it, asked of kilnd (5 s at most, connecting included);
+// none when kilnd has no such pod (it then answers the request itself). Throws when kilnd does
+// not answer: the request is refused then, not let through unchecked.
 std::optional<json> pod_record(const std::string& socket, const std::string& pod) {
+    // A private io_context run for the time allowed: socket timeouts do not bound Asio's
+    // synchronous reads, which wait again on EAGAIN.
     net::io_context io;
     unix_socket::socket s(io);
-    s.connect(unix_socket::endpoint(socket));
-    timeval tv{5, 0};
-    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     http::request<http::empty_body> req{http::verb::get, "/v1/pods/" + pod, 11};
     req.set(http::field::host, "kiln");
     req.set(http::field::connection, "close");
-    http::write(s, req);
     beast::flat_buffer b;
     http::response<http::string_body> res;
-    http::read(s, b, res);
+    beast::error_code result = net::error::timed_out;
+    s.async_connect(unix_socket::endpoint(socket), [&](beast::error_code ec) {
+        if (ec) {
+            result = ec;
+            return;
+        }
+        http::async_write(s, req, [&](beast::error_code ec, std::size_t) {
+            if (ec) {
+                result = ec;
+                return;
+            }
+            http::async_read(s, b, res, [&](beast::error_code ec, std::size_t) { result = ec; });
+        });
+    });
+    io.run_for(std::chrono::seconds(5));
+    if (result == net::error::timed_out) throw std::runtime_error("kilnd did not answer within 5 s");
+    if (result) throw std::runtime_error(result.message());
     if (res.result() == http::status::not_found) return std::nullopt;
     if (res.result() != http::status::ok) throw std::runtime_error("kilnd answered " + std::to_string(res.result_int()));
     auto j = json::parse(res.body(), nullptr, false);
@@ -174,7 +190,8 @@ private:
             return refuse(http::status::service_unavailable, "internal", std::string("asking kilnd about the pod: ") + e.what());
         }
         if (!why.empty()) return refuse(http::status::forbidden, "failed_precondition", why);
-        std::cerr << "kiln-gateway: " << who->name << " " << req.method_string() << " " << target << "\n";
+        // One write per line: sessions log from several threads.
+        std::cerr << ("kiln-gateway: " + who->name + " " + std::string(req.method_string()) + " " + target + "\n");
         req.erase(http::field::authorization);
         if (!upgrade_) req.set(http::field::connection, "close");
         req.prepare_payload();
@@ -282,8 +299,11 @@ private:
     bool closed_ = false;
 };
 
+constexpr int kThreads = 4;
+
 void accept(tcp::acceptor& acceptor, net::steady_timer& retry, ssl::context& tls, const Config& config) {
-    acceptor.async_accept([&](beast::error_code ec, tcp::socket socket) {
+    // Each connection on a strand of its own: its handlers never run at once on two threads.
+    acceptor.async_accept(net::make_strand(acceptor.get_executor()), [&](beast::error_code ec, tcp::socket socket) {
         if (!ec) {
             std::make_shared<Session>(std::move(socket), tls, config)->start();
             return accept(acceptor, retry, tls, config);
@@ -316,7 +336,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     try {
-        net::io_context io(1);
+        net::io_context io(kThreads);
         ssl::context tls(ssl::context::tls_server);
         tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
@@ -348,7 +368,10 @@ int main(int argc, char** argv) {
             });
         };
         check();
+        std::vector<std::thread> threads;
+        for (int i = 1; i < kThreads; ++i) threads.emplace_back([&io] { io.run(); });
         io.run();
+        for (auto& t : threads) t.join();
     } catch (const std::exception& e) {
         std::cerr << "kiln-gateway: " << e.what() << "\n";
         while (mtime(path) == seen) std::this_thread::sleep_for(std::chrono::seconds(1));

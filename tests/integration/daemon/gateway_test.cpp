@@ -2,6 +2,7 @@
 // REST API over TLS on a port of the test's own network namespace; clients are known by bearer
 // token or client certificate, and scopes guard the privileged, host-access and api-access
 // isolators, host paths and the plugins' pods. kilnd itself listens on no TCP port.
+#include <filesystem>
 #include <fstream>
 
 #include "tests/integration/daemon/daemon_harness.hpp"
@@ -157,6 +158,32 @@ TEST_F(Gateway, ScopesGuardPrivilegeHostPathsAndThePluginsPods) {
     ws = ns.in(std::string(KILN_SOURCE_DIR) + "/tests/fixtures/ws-exec.py https://127.0.0.1:18443/v1/pods/plugin-gateway/containers/main/exec " +
                certs.path() + "/ca.pem " + kGood + " '{\"command\": [\"id\"]}'");
     EXPECT_NE(ws.out.find("403"), std::string::npos) << ws.out;
+}
+
+TEST(GatewaySessions, ASlowPodLookupHoldsUpNoOtherClient) {
+    KILN_REQUIRE_ROOT();
+    // kiln-gateway alone, in front of a stand-in for kilnd that holds its answer to one pod
+    // lookup until it has seen another client's request (tests/fixtures/gateway-slow-lookup.py).
+    TestNetns ns;
+    TempDir certs{"kiln-gw"}, work{"kiln-gw-work"};
+    make_certificates(certs.path());
+    std::string gateway = (std::filesystem::path(runtime_binary()).parent_path() / "kiln-gateway").string();
+    auto r = ns.in(std::string(KILN_SOURCE_DIR) + "/tests/fixtures/gateway-slow-lookup.py " + gateway + " " +
+                       certs.path() + " " + work.path() + " 18444",
+                   90);
+    ASSERT_EQ(r.code, 0) << r.err << sh("cat " + work.path() + "/gateway.log").out;
+    // The health check went through while the lookup was held; then the lookup was answered and
+    // the stop was passed on. A gateway that served one client at a time would have seen its
+    // lookup time out (503) before it read the health check.
+    EXPECT_EQ(r.out, "200 200 /v1/pods/slow,/v1/health,/v1/pods/slow/stop\n") << sh("cat " + work.path() + "/gateway.log").out;
+    // A lookup kilnd never answers: the request is refused when the lookup's time is up, and not
+    // passed on unchecked.
+    TempDir work2{"kiln-gw-work"};
+    r = ns.in(std::string(KILN_SOURCE_DIR) + "/tests/fixtures/gateway-slow-lookup.py " + gateway + " " + certs.path() +
+                  " " + work2.path() + " 18445 mute",
+              90);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "503 /v1/pods/mute\n") << sh("cat " + work2.path() + "/gateway.log").out;
 }
 
 TEST(GatewayConfig, ABadConfigFailsThePluginByName) {
