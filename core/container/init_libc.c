@@ -461,6 +461,7 @@ static char* g_top = g_arena;
 static char* g_end = g_arena + sizeof g_arena;
 
 void* kiln_init_alloc(size_t n) {
+    if (n > ((size_t)1 << 40)) kiln_init_abort("out of memory");
     n = (n + 15) & ~(size_t)15;
     if (n == 0) n = 16;
     if ((size_t)(g_end - g_top) < n) {
