@@ -95,6 +95,10 @@ int child_main(void* arg) noexcept {
         if (r == 0) r = sys::raw(SYS_setresuid, 0, 0, 0);
         if (r < 0) child_fail(t.sync_fd, r, "setresuid 0 in the new user namespace (is root in linux.uidMappings?)");
     }
+    if (t.unshare_flags) {
+        long u = sys::raw(SYS_unshare, t.unshare_flags);
+        if (u < 0) child_fail(t.sync_fd, u, "unshare the container's network namespace");
+    }
     sys::raw(SYS_fcntl, t.sync_fd, F_SETFD, 0);
     long r = sys::raw(SYS_execveat, program, "", b.argv, b.envp, AT_EMPTY_PATH);
     child_fail(t.sync_fd, r, "execveat kiln-init");

@@ -16,6 +16,8 @@ struct InitChildTask {
     int sync_fd = -1;           // inherited by kiln-init (its close-on-exec flag is cleared)
     int program_fd = -1;        // the copy of kiln-init to exec; -1: a sealed memfd the child makes
     bool new_user = false;      // wait for MAPS_DONE on sync_fd, then become root in the namespace
+    int unshare_flags = 0;      // namespaces the child makes itself (after becoming root), as
+                                // unshare(2) takes them: made while the runtime works on
 };
 
 // The memory the child runs on: its task, its arguments and its stack. Freed with this object,

@@ -153,7 +153,7 @@ Fd unlinked_init_copy() {
 
 }  // namespace
 
-InitProcess::InitProcess(const char* mode, uint64_t flags, int cgroup_v2_dir) {
+InitProcess::InitProcess(const char* mode, uint64_t flags, int cgroup_v2_dir, int child_unshares) {
     Fd unlinked_copy = memfd_exec_allowed() ? Fd() : unlinked_init_copy();
     auto [runtime_end, child_end] = sync_pair();
     InitChildTask task;
@@ -161,6 +161,7 @@ InitProcess::InitProcess(const char* mode, uint64_t flags, int cgroup_v2_dir) {
     task.sync_fd = child_end.get();
     task.program_fd = unlinked_copy ? unlinked_copy.get() : -1;
     task.new_user = flags & CLONE_NEWUSER;
+    task.unshare_flags = child_unshares;
     long pid = clone_init_child(task, flags, cgroup_v2_dir, stack_);
     if (pid < 0) {
         char b[20];
@@ -185,10 +186,12 @@ void InitProcess::reap() {
 }
 
 InitProcess InitProcess::for_create(const NamespacePlan& ns, int cgroup_v2_dir) {
-    // In one stage clone3 makes every namespace but the cgroup one, which init unshares once it
-    // is in its cgroup.
-    uint64_t flags = ns.two_stage ? 0 : static_cast<uint64_t>(ns.new_flags & ~CLONE_NEWCGROUP);
-    InitProcess p("init", flags, cgroup_v2_dir);
+    // In one stage clone3 makes every namespace but two: the cgroup one, which init unshares once
+    // it is in its cgroup, and the network one, the costliest to make, which the child makes
+    // itself while the runtime goes on with the cgroups.
+    uint64_t flags = ns.two_stage ? 0 : static_cast<uint64_t>(ns.new_flags & ~(CLONE_NEWCGROUP | CLONE_NEWNET));
+    int child_unshares = !ns.two_stage && (ns.new_flags & CLONE_NEWNET) ? CLONE_NEWNET : 0;
+    InitProcess p("init", flags, cgroup_v2_dir, child_unshares);
     if (!ns.two_stage && ns.new_user()) {
         write_id_maps(p.pid_, ns);
         send(p.sock_.get(), SyncType::maps_done);
@@ -196,7 +199,7 @@ InitProcess InitProcess::for_create(const NamespacePlan& ns, int cgroup_v2_dir) 
     return p;
 }
 
-InitProcess InitProcess::for_exec(int cgroup_v2_dir) { return InitProcess("exec", 0, cgroup_v2_dir); }
+InitProcess InitProcess::for_exec(int cgroup_v2_dir) { return InitProcess("exec", 0, cgroup_v2_dir, 0); }
 
 pid_t InitProcess::create(InitPlan& plan, const LaunchCallbacks& cb) {
     int sock = sock_.get();

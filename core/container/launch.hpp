@@ -45,7 +45,8 @@ public:
     pid_t exec(ExecPlan& plan, const LaunchCallbacks& callbacks);
 
 private:
-    InitProcess(const char* mode, uint64_t flags, int cgroup_v2_dir);
+    // `child_unshares`: namespaces the child makes itself (unshare) before it execs kiln-init.
+    InitProcess(const char* mode, uint64_t flags, int cgroup_v2_dir, int child_unshares);
     void reap();
 
     Fd sock_;

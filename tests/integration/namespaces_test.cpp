@@ -194,6 +194,26 @@ TEST(Namespaces, UserNamespaceMaps) {
     expect_no_leftovers(k, id);
 }
 
+TEST(Namespaces, NewNetworkNamespaceBelongsToTheNewUserNamespace) {
+    KILN_REQUIRE_ROOT();
+    Kiln k;
+    // Root in the container's user namespace, with CAP_NET_ADMIN there, configures its network
+    // namespace: only the user namespace that owns it grants that.
+    Bundle b({"sh", "-c", "ip link set lo up && ip -o link show lo"}, true);
+    set_namespace(b.config, "user");
+    b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 340000}, {"size", 65536}}};
+    b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 340000}, {"size", 65536}}};
+    for (const char* set : {"bounding", "effective", "permitted"})
+        b.config["process"]["capabilities"][set].push_back("CAP_NET_ADMIN");
+    ASSERT_EQ(sh("chown -R 340000:340000 " + b.rootfs()).code, 0);
+    b.save();
+    std::string id = unique_id();
+    Result r = k.run(b, id);
+    ASSERT_EQ(r.code, 0) << r.err << r.out;
+    EXPECT_NE(r.out.find(",UP"), std::string::npos) << r.out;
+    expect_no_leftovers(k, id);
+}
+
 TEST(Namespaces, UserNamespaceJoinedWithANewPidNamespace) {
     KILN_REQUIRE_ROOT();
     Kiln k;
