@@ -25,6 +25,7 @@
 #include "core/sys/clock.hpp"
 #include "core/sys/error.hpp"
 #include "core/sys/file.hpp"
+#include "core/sys/idmap.hpp"
 #include "core/sys/log.hpp"
 #include "core/sys/mountinfo.hpp"
 #include "core/sys/proc.hpp"
@@ -261,13 +262,9 @@ namespace {
 // place. Made here with the host's privileges: init in a user namespace has none over the
 // source's filesystem.
 Fd idmapped_tree(const MountStep& m, int userns) {
-    Fd tree(sys::open_tree(AT_FDCWD, m.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m.recursive ? AT_RECURSIVE : 0)));
-    if (!tree) throw_sys("open_tree", m.field + ": " + m.source);
-    struct mount_attr attr = {};
-    attr.attr_set = MOUNT_ATTR_IDMAP;
-    attr.userns_fd = static_cast<uint64_t>(userns);
-    if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | (m.idmap_recursive ? AT_RECURSIVE : 0), &attr) < 0)
-        throw Error(errno == EPERM ? Errc::failed_precondition : Errc::invalid_argument,
+    Fd tree = sys::idmapped_clone(m.source.c_str(), userns, m.recursive, m.idmap_recursive);
+    if (!tree)
+        throw Error(errno == ENOENT ? Errc::not_found : errno == EPERM ? Errc::failed_precondition : Errc::invalid_argument,
                     m.field + ": idmap `" + m.source + "`: " + std::strerror(errno));
     return tree;
 }
@@ -321,8 +318,6 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
     if (plan.rootfs.propagation & MS_SHARED) plan.rootfs.parent_mount = mount_holding(plan.rootfs.rootfs);
     if (!o.no_new_keyring) plan.session_keyring = o.id;
     std::vector<Fd> idmap_fds;
-    bool joins_mount_ns = std::any_of(plan.ns.joins.begin(), plan.ns.joins.end(),
-                                      [](const NamespaceJoin& j) { return j.flag == CLONE_NEWNS; });
     for (size_t i = 0; i < plan.rootfs.mounts.size(); ++i) {
         MountStep& m = plan.rootfs.mounts[i];
         if (!m.idmap) continue;
@@ -334,13 +329,12 @@ Runtime::Created Runtime::create(const CreateOptions& o) {
         } else if (plan.ns.new_user()) {
             idmap_fds.push_back(make_userns(plan.ns.uid_map, plan.ns.gid_map));
         } else {
-            auto joined = std::find_if(plan.ns.joins.begin(), plan.ns.joins.end(),
-                                       [](const NamespaceJoin& j) { return j.flag == CLONE_NEWUSER; });
-            Fd userns(::open(joined->path.c_str(), O_RDONLY | O_CLOEXEC));
-            if (!userns) throw_sys("open", m.field + ": the user namespace " + joined->path);
+            const std::string& path = plan.ns.joined(CLONE_NEWUSER)->path;
+            Fd userns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+            if (!userns) throw_sys("open", m.field + ": the user namespace " + path);
             idmap_fds.push_back(std::move(userns));
         }
-        if (joins_mount_ns) {
+        if (plan.ns.joined(CLONE_NEWNS)) {
             m.idmap_userns_fd = idmap_fds.back().get();
         } else {
             idmap_fds.push_back(idmapped_tree(m, idmap_fds.back().get()));

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -124,8 +123,7 @@ MountStep build_mount(const oci::Mount& m, size_t index, const PlanInputs& in, c
     if (o.idmap) {
         if (m.uid_mappings.empty() != m.gid_mappings.empty())
             invalid(step.field + ": uidMappings and gidMappings go together");
-        bool joins_user = std::any_of(ns.joins.begin(), ns.joins.end(), [](const NamespaceJoin& j) { return j.flag == CLONE_NEWUSER; });
-        if (m.uid_mappings.empty() && !ns.new_user() && !joins_user)
+        if (m.uid_mappings.empty() && !ns.new_user() && !ns.joined(CLONE_NEWUSER))
             invalid(step.field + ".options: idmap without mappings needs a user namespace for the container (a new one, or one joined by path)");
     }
     return step;

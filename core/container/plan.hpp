@@ -48,6 +48,8 @@ struct NamespacePlan {
     bool new_pid() const;
     bool new_mount() const;
     bool new_cgroup() const;
+    // The namespace of this CLONE_NEW* type joined by path, if any.
+    const NamespaceJoin* joined(int flag) const;
 };
 
 struct CgroupSubMount {

@@ -25,6 +25,12 @@ bool NamespacePlan::new_pid() const { return new_flags & CLONE_NEWPID; }
 bool NamespacePlan::new_mount() const { return new_flags & CLONE_NEWNS; }
 bool NamespacePlan::new_cgroup() const { return new_flags & CLONE_NEWCGROUP; }
 
+const NamespaceJoin* NamespacePlan::joined(int flag) const {
+    for (const auto& j : joins)
+        if (j.flag == flag) return &j;
+    return nullptr;
+}
+
 std::vector<int*> fd_slots(InitPlan& plan) {
     std::vector<int*> out;
     auto add = [&](int& fd) {

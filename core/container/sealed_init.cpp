@@ -23,18 +23,12 @@ constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 #define MFD_EXEC 0x0010U
 #endif
 
-// The child that makes the sealed copy may share the runtime's memory: no errno.
-long sc_memfd_create(const char* name, unsigned flags) { return sys::raw(SYS_memfd_create, name, flags); }
-long sc_write(int fd, const void* p, size_t n) { return sys::raw(SYS_write, fd, p, n); }
-long sc_fcntl(int fd, int cmd, long arg) { return sys::raw(SYS_fcntl, fd, cmd, arg); }
-void sc_close(int fd) { sys::raw(SYS_close, fd); }
-
 // Writes the whole program to `fd`: 0 or -errno.
 int write_program(int fd) noexcept {
     const char* p = kiln_init_blob_start;
     size_t left = embedded_init_size();
     while (left > 0) {
-        long n = sc_write(fd, p, left);
+        long n = sys::raw(SYS_write, fd, p, left);
         if (n == -EINTR) continue;
         if (n <= 0) return n < 0 ? static_cast<int>(n) : -EIO;
         p += n;
@@ -47,16 +41,17 @@ int write_program(int fd) noexcept {
 
 int make_sealed_init() noexcept {
     // Kernels since 6.3 want memfd's exec permission said out loud.
-    long fd = sc_memfd_create("kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-    if (fd == -EINVAL) fd = sc_memfd_create("kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    // Raw system calls: the child that makes the copy may share the runtime's memory (no errno).
+    long fd = sys::raw(SYS_memfd_create, "kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (fd == -EINVAL) fd = sys::raw(SYS_memfd_create, "kiln-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return static_cast<int>(fd);
     int ifd = static_cast<int>(fd);
     if (int err = write_program(ifd); err < 0) {
-        sc_close(ifd);
+        sys::raw(SYS_close, ifd);
         return err;
     }
-    if (long r = sc_fcntl(ifd, F_ADD_SEALS, kSeals); r < 0) {
-        sc_close(ifd);
+    if (long r = sys::raw(SYS_fcntl, ifd, F_ADD_SEALS, kSeals); r < 0) {
+        sys::raw(SYS_close, ifd);
         return static_cast<int>(r);
     }
     return ifd;

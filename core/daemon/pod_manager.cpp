@@ -33,7 +33,7 @@
 #include "core/sys/mountinfo.hpp"
 #include "core/sys/proc.hpp"
 #include "core/sys/spawn.hpp"
-#include "core/sys/syscalls.hpp"
+#include "core/sys/idmap.hpp"
 
 namespace kiln::daemon {
 namespace {
@@ -60,17 +60,6 @@ void unmount(const std::string& path) {
 
 // /proc/PID/uid_map and gid_map text from {"uidMappings", "gidMappings"}; invalid_argument
 // naming the isolator's field when a mapping is not three counts.
-// Whether `path`'s filesystem can be idmapped through `userns`: a detached copy of it is made
-// idmapped, then dropped.
-bool idmap_supported(const std::string& path, int userns) {
-    Fd tree(sys::open_tree(AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-    if (!tree) return false;
-    struct mount_attr attr = {};
-    attr.attr_set = MOUNT_ATTR_IDMAP;
-    attr.userns_fd = static_cast<uint64_t>(userns);
-    return sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr) == 0;
-}
-
 std::pair<std::string, std::string> userns_maps(const json& userns) {
     auto text = [&](const char* key) {
         std::string out;
@@ -473,25 +462,25 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
         ImageInfo image = images_(c.image);
         mkdir_all(dir + "/upper", 0755);
         mkdir_all(dir + "/work", 0700);
-        if (pod.rec.userns.is_object()) {
-            // The pod's root reaches its root file system through these (0700, like every pod's):
-            // they are its own, as the host knows it.
-            uid_t uid = static_cast<uid_t>(host_root(pod.rec.userns["uidMappings"]));
-            gid_t gid = static_cast<gid_t>(host_root(pod.rec.userns["gidMappings"]));
-            for (const std::string& d : {paths_.pod(spec.name), paths_.pod(spec.name) + "/containers", dir})
-                if (::chown(d.c_str(), uid, gid) < 0) throw_sys("chown", d);
-        }
-        mkdir_all(dir + "/rootfs", 0755);
+        // In a pod with a user namespace of its own: that namespace, and the host ids its root is.
         Fd userns;
+        uid_t root_uid = 0;
+        gid_t root_gid = 0;
         if (pod.rec.userns.is_object()) {
             userns.reset(::open(("/proc/" + std::to_string(pod.rec.sandbox.pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
             if (userns.get() < 0) throw_sys("open", "the sandbox's user namespace");
+            root_uid = static_cast<uid_t>(host_root(pod.rec.userns["uidMappings"]));
+            root_gid = static_cast<gid_t>(host_root(pod.rec.userns["gidMappings"]));
+            // The pod's root reaches its root file system through these (0700, like every pod's):
+            // they are its own, as the host knows it.
+            for (const std::string& d : {paths_.pod(spec.name), paths_.pod(spec.name) + "/containers", dir})
+                if (::chown(d.c_str(), root_uid, root_gid) < 0) throw_sys("chown", d);
         }
+        mkdir_all(dir + "/rootfs", 0755);
         if (!is_mounted(dir + "/rootfs")) {
             if (userns) {
                 // The pod's user namespace: its root owns the image's files.
-                image::RootfsIdmap idmap{userns.get(), static_cast<uid_t>(host_root(pod.rec.userns["uidMappings"])),
-                                         static_cast<gid_t>(host_root(pod.rec.userns["gidMappings"]))};
+                image::RootfsIdmap idmap{userns.get(), root_uid, root_gid};
                 image::mount_rootfs(image.lower_dirs, dir + "/upper", dir + "/work", dir + "/rootfs", &idmap);
             } else {
                 image::mount_rootfs(image.lower_dirs, dir + "/upper", dir + "/work", dir + "/rootfs");
@@ -511,14 +500,12 @@ void PodManager::start_container(Pod& pod, std::size_t index) {
             if (v.kind == Volume::Kind::named) {
                 mkdir_all(host, 0755);
                 // A named volume is the pod's: in its own user namespace, its root's.
-                if (pod.rec.userns.is_object() &&
-                    ::chown(host.c_str(), static_cast<uid_t>(host_root(pod.rec.userns["uidMappings"])),
-                            static_cast<gid_t>(host_root(pod.rec.userns["gidMappings"]))) < 0)
-                    throw_sys("chown", host);
+                if (userns && ::chown(host.c_str(), root_uid, root_gid) < 0) throw_sys("chown", host);
             }
             cp.volume_dirs.emplace_back(v.name, host);
             if (userns && v.kind == Volume::Kind::host) {
-                if (idmap_supported(host, userns.get()))
+                // Whether its filesystem can be idmapped: a detached idmapped copy is made, and dropped.
+                if (sys::idmapped_clone(host.c_str(), userns.get()))
                     cp.idmapped_volumes.push_back(v.name);
                 else
                     log::warn("pod " + spec.name + ": volume " + v.name + ": " + host +
@@ -563,12 +550,7 @@ PodManager::ExecOutput PodManager::exec(const std::string& pod_name, const std::
     std::vector<std::string> args{paths_.runtime_binary, "--root", paths_.runtime_root(), "exec",
                                   runtime_id(pod_name, container)};
     args.insert(args.end(), argv.begin(), argv.end());
-    Captured c = run_captured(args, input, kMaxOutput);
-    ExecOutput result;
-    result.exit_code = c.exit_code;
-    result.out = std::move(c.out);
-    result.err = std::move(c.err);
-    return result;
+    return run_captured(args, input, kMaxOutput);
 }
 
 void PodManager::collect(Pod& pod, ContainerStatus& status, const std::string& container, bool persist) {

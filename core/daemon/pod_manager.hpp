@@ -23,6 +23,7 @@
 #include "core/daemon/config.hpp"
 #include "core/daemon/events.hpp"
 #include "core/daemon/pod_spec.hpp"
+#include "core/sys/spawn.hpp"
 
 namespace kiln::daemon {
 
@@ -125,10 +126,7 @@ public:
     PodRecord create(const PodSpec& spec, bool start, bool system = false);
     // Runs argv in a running container (kiln-runtime exec, spawned), `input` on its stdin, and
     // returns its exit code and output (at most 4 MiB of each).
-    struct ExecOutput {
-        int exit_code = -1;
-        std::string out, err;
-    };
+    using ExecOutput = Captured;
     ExecOutput exec(const std::string& pod, const std::string& container, const std::vector<std::string>& argv,
                     const std::string& input);
     PodRecord start(const std::string& name);

@@ -17,6 +17,7 @@
 #include "core/sys/error.hpp"
 #include "core/sys/fd.hpp"
 #include "core/sys/file.hpp"
+#include "core/sys/idmap.hpp"
 #include "core/sys/syscalls.hpp"
 
 namespace kiln::image {
@@ -114,13 +115,8 @@ void mount_overlay(const std::vector<std::string>& lowers, const std::string& up
 // An idmapped clone of `source` attached at `at`.
 void mount_idmapped(const std::string& source, const std::string& at, int userns_fd) {
     mkdir_all(at, 0700);
-    int raw = sys::open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    if (raw < 0) throw_sys("open_tree", source);
-    Fd tree(raw);
-    struct mount_attr attr = {};
-    attr.attr_set = MOUNT_ATTR_IDMAP;
-    attr.userns_fd = static_cast<std::uint64_t>(userns_fd);
-    if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr) < 0) throw_sys("idmapping", source);
+    Fd tree = sys::idmapped_clone(source.c_str(), userns_fd);
+    if (!tree) throw_sys("idmapping", source);
     if (sys::move_mount(tree.get(), "", AT_FDCWD, at.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0) throw_sys("move_mount", at);
 }
 
